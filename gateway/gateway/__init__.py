@@ -1,0 +1,1 @@
+"""The API gateway: the only public HTTP surface of the CRM platform."""

@@ -1,0 +1,67 @@
+"""The gateway's Flask app factory: request ids, size limits, metrics, errors and the API routes."""
+import logging
+import os
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+from prometheus_client import Counter, Histogram
+
+from crm_common.config import DEFAULT_AMQP_URI, float_setting, int_setting
+from crm_common.logs import configure_logging, set_request_id
+from crm_common.metrics import LATENCY_BUCKETS
+
+from . import api, ops, problems
+from .rpc import RpcPool
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HTTP_LATENCY = Histogram("crm_http_request_duration_seconds", "Gateway request latency",
+                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
+HTTP_REQUESTS = Counter("crm_http_requests_total", "Gateway requests", ["method", "route", "status"])
+
+log = logging.getLogger("gateway.access")
+
+
+def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None) -> Flask:
+    app = Flask("gateway")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
+    app.json.sort_keys = False
+    app.extensions["rpc"] = rpc or RpcPool(os.environ.get("AMQP_URI", DEFAULT_AMQP_URI),
+                                           size=int_setting("GATEWAY_RPC_CONNECTIONS", 2),
+                                           timeout=float_setting("GATEWAY_RPC_TIMEOUT_SECONDS", 10.0))
+
+    @app.before_request
+    def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        set_request_id(g.request_id)
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        HTTP_LATENCY.labels(request.method, route, response.status_code).observe(elapsed)
+        HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
+        if response.status_code >= 500 or app.config.get("ACCESS_LOG"):
+            log.info("%s %s", request.method, request.path,
+                     extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
+                            "path": request.path})
+        return response
+
+    @app.teardown_request
+    def clear_request(exc) -> None:
+        set_request_id(None)
+
+    problems.register(app)
+    app.register_blueprint(ops.blueprint)
+    app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    return app
+
+
+def main_app() -> Flask:
+    """Entry point for the WSGI server (`gateway.app:main_app()`)."""
+    configure_logging("gateway", os.environ.get("LOG_LEVEL", "INFO"))
+    return create_app()

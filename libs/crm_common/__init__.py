@@ -1,0 +1,1 @@
+"""Cross-cutting code shared by every CRM service and the gateway; never domain logic."""

@@ -1,0 +1,31 @@
+"""The caller context the gateway passes with every RPC call: who is asking, and for which request."""
+import json
+from dataclasses import dataclass, field
+
+SYSTEM_USER = "system"
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    roles: tuple[str, ...] = ()
+    team_ids: tuple[str, ...] = ()
+    request_id: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def to_header(self) -> str:
+        return json.dumps({"user_id": self.user_id, "roles": list(self.roles),
+                           "team_ids": list(self.team_ids)}, separators=(",", ":"))
+
+    @classmethod
+    def from_context(cls, context_data: dict) -> "Caller":
+        """Rebuild from nameko context data; calls with no caller (events, timers) act as the system."""
+        request_id = context_data.get("request_id") or None
+        raw = context_data.get("caller")
+        if not raw:
+            return cls(SYSTEM_USER, ("system",), (), request_id)
+        data = json.loads(raw)
+        return cls(data["user_id"], tuple(data.get("roles", ())), tuple(data.get("team_ids", ())),
+                   request_id)

@@ -1,0 +1,108 @@
+"""Input validation at a service's edge: typed fields, unknown and server-owned fields refused."""
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from .errors import ValidationFailed
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # text, email, phone, int, decimal, bool, date, datetime, choice, tags, object, id
+    required: bool = False
+    max_length: int = 200
+    choices: tuple[str, ...] = ()
+    nullable: bool = True
+
+
+def _text(value: Any, spec: Field) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    if len(value) > spec.max_length:
+        return f"must be at most {spec.max_length} characters"
+    if spec.required and not value.strip():
+        return "must not be blank"
+    return None
+
+
+def _check(value: Any, spec: Field) -> str | None:
+    if value is None:
+        return None if spec.nullable and not spec.required else "is required"
+    kind = spec.kind
+    if kind in ("text", "id"):
+        return _text(value, spec)
+    if kind == "email":
+        return _text(value, spec) or (None if EMAIL.match(value) else "must be an email address")
+    if kind == "phone":
+        return _text(value, spec) or (None if PHONE.match(value) else "must be a phone number")
+    if kind == "choice":
+        return None if value in spec.choices else f"must be one of {', '.join(spec.choices)}"
+    if kind == "bool":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if kind == "decimal":
+        if not isinstance(value, str):
+            return "must be a decimal string such as \"1234.50\" (never a float)"
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            return "must be a decimal string such as \"1234.50\""
+        return None if amount.is_finite() and amount >= 0 else "must be a non-negative amount"
+    if kind in ("date", "datetime"):
+        if not isinstance(value, str):
+            return f"must be an ISO 8601 {kind} string"
+        try:
+            (date.fromisoformat if kind == "date" else datetime.fromisoformat)(value.replace("Z", "+00:00"))
+        except ValueError:
+            return f"must be an ISO 8601 {kind}"
+        return None
+    if kind == "tags":
+        if not isinstance(value, list) or not all(isinstance(t, str) and 0 < len(t) <= 50 for t in value):
+            return "must be a list of short strings"
+        return None if len(value) <= 50 else "must hold at most 50 tags"
+    if kind == "object":
+        if not isinstance(value, dict):
+            return "must be an object"
+        for key, item in value.items():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", key):
+                return f"has an invalid key {key!r}"
+            if not isinstance(item, (str, int, float, bool, type(None), list)) or (
+                    isinstance(item, list) and not all(isinstance(i, (str, int, float, bool)) for i in item)):
+                return f"value of {key!r} must be a scalar or a list of scalars"
+        return None
+    raise AssertionError(kind)
+
+
+def validate(data: Any, fields: dict[str, Field], *, partial: bool = False,
+             server_owned: tuple[str, ...] = ()) -> dict:
+    """Return the accepted fields, or raise ValidationFailed listing every problem at once."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object", [{"field": "", "message": "must be an object"}])
+    errors = []
+    for name in data:
+        if name in server_owned:
+            errors.append({"field": name, "message": "is set by the server and cannot be written"})
+        elif name not in fields:
+            errors.append({"field": name, "message": "is not a known field"})
+    for name, spec in fields.items():
+        if name in data:
+            problem = _check(data[name], spec)
+            if problem:
+                errors.append({"field": name, "message": problem})
+        elif spec.required and not partial:
+            errors.append({"field": name, "message": "is required"})
+    if errors:
+        raise ValidationFailed(f"{len(errors)} invalid field(s)", errors)
+    return {name: data[name] for name in fields if name in data}
+
+
+def check_custom(check: Callable[[], str | None], field: str) -> None:
+    problem = check()
+    if problem:
+        raise ValidationFailed(problem, [{"field": field, "message": problem}])

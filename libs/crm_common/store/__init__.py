@@ -1,0 +1,118 @@
+"""The document-store port: what every service's repository is written against."""
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..envelope import Event
+
+OUTBOX = "_outbox"
+PROCESSED_EVENTS = "_processed_events"
+FAILED_EVENTS = "_failed_events"
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index on one or more document fields (dotted paths); unique ignores null/missing."""
+
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    name: str
+    indexes: tuple[Index, ...] = ()
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    next_cursor: str | None = None
+
+
+Sort = list[tuple[str, int]]  # (field, 1 ascending | -1 descending); id is always the tie-break
+
+# Collections every service store carries for the messaging machinery.
+MESSAGING_COLLECTIONS = (
+    CollectionSpec(OUTBOX, (Index(("status", "id")),)),
+    CollectionSpec(PROCESSED_EVENTS),
+    CollectionSpec(FAILED_EVENTS, (Index(("status", "next_attempt_at")),)),
+)
+
+
+class Collection(ABC):
+    """Documents are JSON objects with a string `id`; the store owns `version` (starts at 1)."""
+
+    @abstractmethod
+    def get(self, doc_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def insert(self, doc: dict) -> dict:
+        """Raises Conflict when the id or a unique index value is taken."""
+
+    @abstractmethod
+    def replace(self, doc: dict, expected_version: int | None = None) -> dict:
+        """Replace the whole document; PreconditionFailed on a version mismatch, NotFound if absent."""
+
+    @abstractmethod
+    def put(self, doc: dict) -> dict:
+        """Insert or replace regardless of version (projections and bookkeeping)."""
+
+    @abstractmethod
+    def delete(self, doc_id: str, expected_version: int | None = None) -> bool: ...
+
+    @abstractmethod
+    def find(self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50,
+             cursor: str | None = None) -> Page:
+        """Filter (see query.py for the grammar), keyset-paginated: fast at any depth."""
+
+    @abstractmethod
+    def count(self, filter: dict | None = None) -> int: ...
+
+    def iterate(self, filter: dict | None = None, sort: Sort | None = None,
+                batch: int = 500) -> Iterator[dict]:
+        cursor = None
+        while True:
+            page = self.find(filter, sort, batch, cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+
+class Transaction(ABC):
+    """One local transaction: document writes and outbox events commit together or not at all."""
+
+    @abstractmethod
+    def __getitem__(self, name: str) -> Collection: ...
+
+    def emit(self, event: Event) -> None:
+        self[OUTBOX].insert({"id": event.event_id, "status": "pending", "event": event.as_dict()})
+
+
+class DocumentStore(ABC):
+    @abstractmethod
+    def __getitem__(self, name: str) -> Collection: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise when the store cannot serve requests."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def open_store(url: str, specs: tuple[CollectionSpec, ...], **options: Any) -> DocumentStore:
+    """`sqlite:///path/file.db` or `mongodb://...`; declares collections and their indexes."""
+    all_specs = tuple(specs) + MESSAGING_COLLECTIONS
+    if url.startswith("sqlite://"):
+        from .sqlite import SqliteStore
+        return SqliteStore(url.removeprefix("sqlite://"), all_specs, **options)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from .mongo import MongoStore
+        return MongoStore(url, all_specs, **options)
+    raise ValueError(f"unsupported store URL scheme: {url.split(':', 1)[0]!r}")

@@ -1,0 +1,382 @@
+"""The search-index contract every adapter keeps: SQLite FTS5, Elasticsearch (stub, real cluster)."""
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from crm_common.errors import BadRequest, ServiceUnavailable
+from crm_common.search_index import SearchDoc, SearchIndex, SearchQuery, SearchResult, open_search_index
+from crm_common.search_index.elastic import ElasticIndex
+from crm_common.search_index.text import decode_search_cursor, encode_search_cursor
+from es_stub import EsStub, Recorded
+
+ES_URL = os.environ.get("ELASTICSEARCH_TEST_URL")
+ADAPTERS = ["sqlite", "elastic-stub"] + (["elastic"] if ES_URL else [])
+
+CORPUS = [
+    SearchDoc("contact", "c1", "张伟明", 1, body="销售总监 北京分公司",
+              fields={"owner_id": "u1"}, updated_at="2025-03-01T09:00:00Z"),
+    # 张 and 伟 both occur, never side by side: a two-character name must not match this.
+    SearchDoc("contact", "c2", "张三", 1, body="助理 李伟", fields={"owner_id": "u2"}),
+    SearchDoc("contact", "c3", "John Smithson", 1, body="john.doe@example.com, +1 (555) 010-4242",
+              fields={"owner_id": "u1"}, updated_at="2025-03-02T10:30:00+01:00"),
+    SearchDoc("company", "k1", "Example Corp", 1, body="billing@example.com, Rotterdam",
+              fields={"owner_id": "u2"}),
+    SearchDoc("deal", "d1", "Smithson renewal", 1, body="Annual renewal, no owner yet"),
+    # Holds the trigrams of "abcd" (abc, bcd) but not the substring.
+    SearchDoc("contact", "c4", "Abcx Bcdy", 1, fields={"owner_id": "u3"}),
+]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[EsStub]:
+    with EsStub() as running:
+        yield running
+
+
+@pytest.fixture(params=ADAPTERS)
+def index(request: pytest.FixtureRequest, tmp_path) -> Iterator[SearchIndex]:
+    if request.param == "sqlite":
+        adapter = open_search_index(f"sqlite://{tmp_path}/search.db")
+        yield adapter
+        adapter.close()
+    elif request.param == "elastic-stub":
+        adapter = open_search_index(request.getfixturevalue("stub").url, index=f"crm-search-{uuid.uuid4().hex}")
+        yield adapter
+        adapter.close()
+    else:
+        client = Elasticsearch(ES_URL, request_timeout=30)
+        name = f"crm-search-test-{uuid.uuid4().hex}"
+        try:
+            yield ElasticIndex(ES_URL, index=name, client=client)
+        finally:
+            client.indices.delete(index=name, ignore_unavailable=True)
+            client.close()
+
+
+@pytest.fixture
+def corpus(index: SearchIndex) -> SearchIndex:
+    for doc in CORPUS:
+        assert index.upsert(doc)
+    return index
+
+
+def search(index: SearchIndex, text: str, **options) -> SearchResult:
+    refresh = getattr(index, "refresh", None)
+    if refresh:
+        refresh()  # Elasticsearch makes writes searchable on its refresh interval, not at once
+    return index.search(SearchQuery(text, **options))
+
+
+def keys(result: SearchResult) -> set[str]:
+    return {f"{hit.type}:{hit.id}" for hit in result.hits}
+
+
+def test_chinese_name_is_found_by_two_characters_inside_a_longer_run(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "张伟")) == {"contact:c1"}
+
+
+def test_chinese_name_is_found_by_a_middle_bigram(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "伟明")) == {"contact:c1"}
+
+
+def test_email_domain_fragment(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "example.com")) == {"contact:c3", "company:k1"}
+
+
+def test_email_local_part_prefix(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "john.d")) == {"contact:c3"}
+
+
+def test_last_four_digits_of_a_phone(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "4242")) == {"contact:c3"}
+
+
+@pytest.mark.parametrize("text", ["sm", "Smi", "smiths"])
+def test_western_surname_prefix(corpus: SearchIndex, text: str) -> None:
+    assert keys(search(corpus, text)) == {"contact:c3", "deal:d1"}
+
+
+def test_every_term_must_match(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "smithson renewal")) == {"deal:d1"}
+    assert keys(search(corpus, "john example")) == {"contact:c3"}
+    assert keys(search(corpus, "张伟 example")) == set()
+
+
+def test_a_term_matches_as_a_substring_not_as_scattered_trigrams(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "abcd")) == set()
+    assert keys(search(corpus, "bcdy")) == {"contact:c4"}
+
+
+def test_types_filter(corpus: SearchIndex) -> None:
+    result = search(corpus, "smithson", types=["deal"])
+    assert keys(result) == {"deal:d1"}
+    assert result.facets == {"type": {"deal": 1}}
+    assert result.total == 1
+
+
+def test_fields_filter_narrows_hits_facets_and_total(corpus: SearchIndex) -> None:
+    everyone = search(corpus, "example")
+    assert keys(everyone) == {"contact:c3", "company:k1"}
+    assert everyone.facets == {"type": {"contact": 1, "company": 1}}
+    assert everyone.total == 2
+
+    mine = search(corpus, "example", filters={"owner_id": ["u1"]}, limit=1)
+    assert keys(mine) == {"contact:c3"}
+    assert mine.facets == {"type": {"contact": 1}}
+    assert mine.total == 1
+
+
+def test_none_in_a_fields_filter_means_the_field_is_missing(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "smithson", filters={"owner_id": [None]})) == {"deal:d1"}
+    assert keys(search(corpus, "smithson", filters={"owner_id": [None, "u1"]})) == {"contact:c3", "deal:d1"}
+    assert keys(search(corpus, "smithson", filters={"owner_id": []})) == set()
+
+
+def test_highlights_mark_the_terms(corpus: SearchIndex) -> None:
+    (hit,) = search(corpus, "张伟").hits
+    assert hit.highlights == ["<mark>张伟</mark>明"]
+    (hit,) = search(corpus, "4242").hits
+    assert hit.title == "John Smithson"
+    assert any("<mark>4242</mark>" in h for h in hit.highlights)
+
+
+def test_highlights_escape_the_records_own_markup(index: SearchIndex) -> None:
+    index.upsert(SearchDoc("contact", "x1", "Tom <img src=x onerror=alert(1)>", 1))
+    (hit,) = search(index, "tom").hits
+    assert hit.highlights == ["<mark>Tom</mark> &lt;img src=x onerror=alert(1)&gt;"]
+
+
+def test_hits_carry_the_fields(corpus: SearchIndex) -> None:
+    (hit,) = search(corpus, "4242").hits
+    assert (hit.type, hit.id, hit.fields) == ("contact", "c3", {"owner_id": "u1"})
+
+
+def test_cursor_paging_returns_every_hit_exactly_once(index: SearchIndex) -> None:
+    expected = set()
+    # Recently updated records: a score that leaned on the clock would drift between two pages.
+    updated_at = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    for n in range(23):
+        # Half match in the title, half in the body: pages cross score boundaries.
+        title, body = (f"Lead {n:02d} pagingtoken", "") if n % 2 else (f"Lead {n:02d}", "pagingtoken")
+        index.upsert(SearchDoc("lead", f"l{n:02d}", title, 1, body=body, updated_at=updated_at))
+        expected.add(f"lead:l{n:02d}")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = search(index, "pagingtoken", limit=5, cursor=cursor)
+        assert page.total == 23 and page.facets == {"type": {"lead": 23}}
+        seen.extend(f"{hit.type}:{hit.id}" for hit in page.hits)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+        time.sleep(0.05)  # the next page is asked for later, as a user would
+    assert len(seen) == len(expected) == 23
+    assert set(seen) == expected
+
+
+def test_a_tampered_cursor_is_a_bad_request(corpus: SearchIndex) -> None:
+    for cursor in ("%%%", encode_search_cursor([{"score": 1}, "contact:c1"]), encode_search_cursor([1.0])):
+        with pytest.raises(BadRequest):
+            search(corpus, "smithson", cursor=cursor)
+
+
+def test_an_older_version_never_overwrites_a_newer_one(index: SearchIndex) -> None:
+    assert index.upsert(SearchDoc("contact", "v1", "Newer title", 2))
+    assert not index.upsert(SearchDoc("contact", "v1", "Older title", 1))
+    assert not index.upsert(SearchDoc("contact", "v1", "Same version", 2))
+    doc = index.get("contact", "v1")
+    assert doc is not None and (doc.title, doc.version) == ("Newer title", 2)
+    assert keys(search(index, "older")) == set()
+    assert keys(search(index, "newer")) == {"contact:v1"}
+
+
+def test_a_late_older_upsert_does_not_resurrect_a_deleted_doc(index: SearchIndex) -> None:
+    assert index.upsert(SearchDoc("contact", "r1", "Resurrection test", 1))
+    assert index.delete("contact", "r1", 2)
+    assert not index.upsert(SearchDoc("contact", "r1", "Resurrection test", 1))
+    assert index.get("contact", "r1") is None
+    assert keys(search(index, "resurrection")) == set()
+    assert index.upsert(SearchDoc("contact", "r1", "Resurrection test", 3))
+    assert keys(search(index, "resurrection")) == {"contact:r1"}
+
+
+def test_a_delete_older_than_the_indexed_version_is_refused(index: SearchIndex) -> None:
+    assert index.upsert(SearchDoc("contact", "k9", "Kept", 5))
+    assert not index.delete("contact", "k9", 3)
+    assert index.get("contact", "k9") is not None
+
+
+def test_get_after_delete_is_none(index: SearchIndex) -> None:
+    doc = SearchDoc("contact", "g1", "Gone soon", 1, body="b", fields={"owner_id": "u1"},
+                    updated_at="2025-03-01T09:00:00Z")
+    assert index.upsert(doc)
+    assert index.get("contact", "g1") == doc
+    assert index.delete("contact", "g1", 2)
+    assert index.get("contact", "g1") is None
+    assert index.get("contact", "never-indexed") is None
+
+
+def test_a_delete_before_the_first_upsert_still_wins(index: SearchIndex) -> None:
+    assert index.delete("contact", "early", 4)
+    assert not index.upsert(SearchDoc("contact", "early", "Arrived late", 3))
+    assert index.get("contact", "early") is None
+
+
+def test_a_blank_query_finds_nothing(corpus: SearchIndex) -> None:
+    assert search(corpus, "  ") == SearchResult([], {"type": {}}, 0)
+
+
+def test_ping(index: SearchIndex) -> None:
+    index.ping()
+
+
+# --- Elasticsearch stub only: the requests the adapter sends ---------------------------------
+
+@pytest.fixture
+def elastic(stub: EsStub) -> Iterator[ElasticIndex]:
+    adapter = ElasticIndex(stub.url, index=f"crm-search-{uuid.uuid4().hex}")
+    yield adapter
+    adapter.close()
+
+
+def sent(stub: EsStub, adapter: ElasticIndex, method: str, suffix: str = "") -> list[Recorded]:
+    return stub.recorded(method, f"/{adapter._index}{suffix}")
+
+
+def test_the_index_is_created_once_with_an_explicit_mapping_and_analyzers(stub: EsStub, elastic: ElasticIndex) -> None:
+    for doc in CORPUS:
+        elastic.upsert(doc)
+    elastic.get("contact", "c1")
+    search(elastic, "smithson")
+    (create,) = sent(stub, elastic, "PUT")
+    assert len(sent(stub, elastic, "HEAD")) == 1
+
+    settings, mappings = create.body["settings"], create.body["mappings"]
+    assert settings["index"]["refresh_interval"] == "1s"
+    analysis = settings["analysis"]
+    analyzers, filters, tokenizers = analysis["analyzer"], analysis["filter"], analysis["tokenizer"]
+    properties = mappings["properties"]
+    for text_field in ("title", "body"):
+        spec = properties[text_field]
+        assert (spec["type"], spec["analyzer"]) == ("text", "standard")
+        ngram = analyzers[spec["fields"]["ngram"]["analyzer"]]
+        assert tokenizers[ngram["tokenizer"]] == {"type": "ngram", "min_gram": 3, "max_gram": 3}
+        assert ngram["filter"] == ["lowercase"]
+        cjk = analyzers[spec["fields"]["cjk"]["analyzer"]]
+        assert cjk["tokenizer"] == "standard"
+        assert [filters.get(f, {"type": f}) for f in cjk["filter"]] == [
+            {"type": "cjk_bigram", "output_unigrams": True}, {"type": "lowercase"}]
+    for keyword in ("key", "type", "id"):
+        assert properties[keyword] == {"type": "keyword"}
+    assert properties["fields"] == {"type": "object", "dynamic": True}
+    (template,) = mappings["dynamic_templates"]
+    assert list(template.values()) == [{"path_match": "fields.*", "match_mapping_type": "string",
+                                        "mapping": {"type": "keyword"}}]
+    assert properties["version"] == {"type": "long"}
+    assert properties["updated_at"]["type"] == "date"
+    assert properties["deleted"] == {"type": "boolean"}
+    assert mappings["dynamic"] == "strict"
+
+
+def test_writes_use_external_versions_and_do_not_wait_for_a_refresh(stub: EsStub, elastic: ElasticIndex) -> None:
+    elastic.upsert(SearchDoc("contact", "c1", "Ann", 7, fields={"owner_id": "u1"}))
+    elastic.delete("contact", "c1", 8)
+    upsert, tombstone = sent(stub, elastic, "PUT", "/_doc/contact:c1")
+    for request, version in ((upsert, "7"), (tombstone, "8")):
+        assert request.params["version"] == version
+        assert request.params["version_type"] == "external"
+        assert request.params.get("refresh", "false") == "false"
+    assert upsert.body == {"key": "contact:c1", "type": "contact", "id": "c1", "title": "Ann", "body": "",
+                           "fields": {"owner_id": "u1"}, "version": 7, "updated_at": None, "deleted": False}
+    assert tombstone.body["deleted"] is True and tombstone.body["version"] == 8
+
+
+def test_a_write_is_searchable_only_after_a_refresh(elastic: ElasticIndex) -> None:
+    elastic.upsert(SearchDoc("contact", "c1", "Ann Example", 1))
+    assert elastic.search(SearchQuery("example")).total == 0
+    assert elastic.get("contact", "c1") is not None  # get is realtime
+    elastic.refresh()
+    assert elastic.search(SearchQuery("example")).total == 1
+
+
+def test_the_search_request(stub: EsStub, elastic: ElasticIndex) -> None:
+    for doc in CORPUS:
+        elastic.upsert(doc)
+    query = SearchQuery("张伟 Example.com sm", types=["contact"], filters={"owner_id": ["u1", None]}, limit=2)
+    search(elastic, query.text, types=query.types, filters=query.filters, limit=query.limit)
+    (body,) = [r.body for r in sent(stub, elastic, "POST", "/_search")]
+    cjk, ngram, prefix = body["query"]["bool"]["must"]
+    assert cjk == {"bool": {"must": [{"bool": {"should": [
+        {"term": {"title.cjk": {"value": "张伟", "boost": 2.0}}}, {"term": {"body.cjk": "张伟"}}],
+        "minimum_should_match": 1}}]}}
+    assert ngram == {"multi_match": {"query": "example.com", "type": "phrase",
+                                     "fields": ["title.ngram^2", "body.ngram"]}}
+    assert prefix == {"bool": {"should": [{"prefix": {"title": {"value": "sm", "boost": 2.0}}},
+                                          {"prefix": {"body": "sm"}}], "minimum_should_match": 1}}
+    assert body["query"]["bool"]["filter"] == [
+        {"term": {"deleted": False}},
+        {"terms": {"type": ["contact"]}},
+        {"bool": {"should": [{"terms": {"fields.owner_id": ["u1"]}},
+                             {"bool": {"must_not": [{"exists": {"field": "fields.owner_id"}}]}}],
+                  "minimum_should_match": 1}},
+    ]
+    assert body["sort"] == [{"_score": "desc"}, {"key": "asc"}]
+    assert body["size"] == 3 and body["track_total_hits"] is True
+    assert body["aggs"] == {"type": {"terms": {"field": "type", "size": 100}}}
+    assert "search_after" not in body
+
+
+def test_the_next_page_is_asked_for_with_search_after(stub: EsStub, elastic: ElasticIndex) -> None:
+    for doc in CORPUS:
+        elastic.upsert(doc)
+    first = search(elastic, "example.com", limit=1)
+    assert first.next_cursor is not None
+    elastic.search(SearchQuery("example.com", limit=1, cursor=first.next_cursor))
+    bodies = [r.body for r in sent(stub, elastic, "POST", "/_search")]
+    assert bodies[1]["search_after"] == decode_search_cursor(first.next_cursor)
+    assert bodies[1]["search_after"][1] in ("contact:c3", "company:k1")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_cluster_is_service_unavailable() -> None:
+    adapter = ElasticIndex(f"http://127.0.0.1:{_closed_port()}", request_timeout=1.0)
+    with pytest.raises(ServiceUnavailable):
+        adapter.ping()
+    with pytest.raises(ServiceUnavailable):
+        adapter.search(SearchQuery("smithson"))
+    with pytest.raises(ServiceUnavailable):
+        adapter.upsert(CORPUS[0])
+
+
+def test_a_server_error_is_service_unavailable(stub: EsStub, elastic: ElasticIndex) -> None:
+    elastic.upsert(CORPUS[0])
+    stub.fail_status = 503
+    try:
+        with pytest.raises(ServiceUnavailable):
+            elastic.search(SearchQuery("smithson"))
+        with pytest.raises(ServiceUnavailable):
+            elastic.ping()
+    finally:
+        stub.fail_status = None
+
+
+def test_a_timeout_is_service_unavailable(stub: EsStub) -> None:
+    adapter = ElasticIndex(stub.url, index=f"crm-search-{uuid.uuid4().hex}", request_timeout=0.2)
+    stub.delay = 0.6
+    try:
+        with pytest.raises(ServiceUnavailable):
+            adapter.get("contact", "c1")
+    finally:
+        stub.delay = 0.0
+        adapter.close()

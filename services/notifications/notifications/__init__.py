@@ -1,0 +1,1 @@
+"""The notifications service: the in-app inbox (templates, channels and campaigns grow here)."""

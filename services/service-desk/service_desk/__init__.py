@@ -1,0 +1,1 @@
+"""The service desk: tickets and complaints (SLAs, escalation and satisfaction grow here)."""

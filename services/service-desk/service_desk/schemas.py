@@ -1,0 +1,24 @@
+"""Input validation for tickets at the service's edge."""
+from crm_common.schema import Field
+
+SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by", "status", "breached",
+                "first_response_due_at", "resolution_due_at")
+KINDS = ("inquiry", "incident", "complaint", "request")
+PRIORITIES = ("low", "normal", "high", "urgent")
+CHANNELS = ("email", "phone", "chat", "web", "social", "visit")
+
+TICKET_FIELDS = {
+    "subject": Field("text", required=True),
+    "description": Field("text", max_length=20000),
+    "kind": Field("choice", choices=KINDS),
+    "priority": Field("choice", choices=PRIORITIES),
+    "channel": Field("choice", choices=CHANNELS),
+    "contact_id": Field("id", required=True, max_length=64),
+    "company_id": Field("id", max_length=64),
+    "assignee_id": Field("id", max_length=64),
+    "team_id": Field("id", max_length=64),
+}
+
+TICKET_FILTERABLE = ("kind", "priority", "status", "contact_id", "company_id", "assignee_id", "team_id",
+                     "breached", "created_at")
+TICKET_SORTABLE = ("created_at", "updated_at", "priority")

@@ -1,0 +1,47 @@
+"""The service-desk nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
+from datetime import datetime, timezone
+
+from crm_common.envelope import new_event
+from crm_common.errors import NotFound, ValidationFailed
+from crm_common.listing import parse_list_query
+from crm_common.runtime.base import ServiceBase
+from crm_common.runtime.store import Store
+from crm_common.schema import validate
+from nameko.rpc import RpcProxy, rpc
+
+from . import domain, events, schemas
+from .store import SPECS, TICKETS
+
+
+class ServiceDeskService(ServiceBase):
+    name = "service_desk"
+    store = Store(SPECS)
+    contacts = RpcProxy("contacts")
+
+    @rpc
+    def create_ticket(self, data: dict) -> dict:
+        fields = validate(data, schemas.TICKET_FIELDS, server_owned=schemas.SERVER_OWNED)
+        try:
+            contact = self.contacts.get_contact(fields["contact_id"])
+        except NotFound:
+            raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}]) from None
+        fields.setdefault("company_id", contact.get("company_id"))
+        ticket = domain.new_ticket(fields, self.caller.user_id, datetime.now(timezone.utc))
+        with self.store.transaction() as tx:
+            stored = tx[TICKETS].insert(ticket)
+            tx.emit(new_event(events.TICKET_CREATED, events.SOURCE, stored, actor=self.caller.user_id,
+                              correlation_id=self.caller.request_id))
+        return stored
+
+    @rpc
+    def get_ticket(self, ticket_id: str) -> dict:
+        ticket = self.store[TICKETS].get(ticket_id)
+        if ticket is None:
+            raise NotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    @rpc
+    def list_tickets(self, query: dict) -> dict:
+        q = parse_list_query(query, filterable=schemas.TICKET_FILTERABLE, sortable=schemas.TICKET_SORTABLE)
+        page = self.store[TICKETS].find(q.filter, q.sort, q.limit, q.cursor)
+        return {"data": page.items, "next_cursor": page.next_cursor}
