@@ -131,13 +131,22 @@ class Stack:
         return process.pid
 
     def pid(self, component: Component) -> int | None:
+        """The running process's id, or None (an exited child of ours is reaped here)."""
         try:
             with open(self.pid_file(component)) as fh:
                 pid = int(fh.read().strip())
-            os.kill(pid, 0)
-            return pid
         except (OSError, ValueError):
             return None
+        try:
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                return None
+        except ChildProcessError:
+            pass  # started by another process (make run): fall back to signalling it
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return None
+        return pid
 
     def ready(self, component: Component) -> bool:
         try:
@@ -175,11 +184,6 @@ class Stack:
             return
         deadline = time.time() + timeout
         while time.time() < deadline and self.pid(component) is not None:
-            try:
-                if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                    break
-            except ChildProcessError:
-                pass
             time.sleep(0.1)
         if self.pid(component) is not None:
             os.killpg(pid, signal.SIGKILL)

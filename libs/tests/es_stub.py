@@ -1,4 +1,4 @@
-"""A local Elasticsearch 8 stand-in for tests: records every request and answers the ones ElasticIndex makes."""
+"""A local Elasticsearch 8 stand-in: records every request, answers the ones ElasticIndex makes."""
 import copy
 import fnmatch
 import json
@@ -87,7 +87,7 @@ def cjk_bigram(tokens: list[tuple[str, str, int, int]], output_unigrams: bool) -
     position = -1
     i = 0
     while i < len(tokens):
-        term, kind, start, end = tokens[i]
+        term, kind, _start, end = tokens[i]
         if kind != "<CJK>":
             position += 1
             out.append((term, position))
@@ -119,7 +119,8 @@ class Analyzer:
         definition = analysis.get("analyzer", {}).get(name)
         if definition is None:
             if name != "standard":
-                raise EsError(400, "mapper_parsing_exception", f"analyzer [{name}] has not been configured in mappings")
+                raise EsError(400, "mapper_parsing_exception",
+                              f"analyzer [{name}] has not been configured in mappings")
             definition = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
         if definition.get("type", "custom") != "custom":
             raise unsupported(f"analyzer type [{definition.get('type')}]")
@@ -130,17 +131,19 @@ class Analyzer:
         if self.tokenizer["type"] == "ngram" and self.tokenizer.get("token_chars"):
             raise unsupported("ngram token_chars")
         self.filters = []
-        for name in definition.get("filter", []):
-            spec = analysis.get("filter", {}).get(name) or {"type": name}
-            if spec["type"] not in ("lowercase", "cjk_bigram") or set(spec) - {"type", "output_unigrams"}:
-                raise unsupported(f"token filter [{name}] {spec}")
+        for filter_name in definition.get("filter", []):
+            spec = analysis.get("filter", {}).get(filter_name) or {"type": filter_name}
+            if (spec["type"] not in ("lowercase", "cjk_bigram")
+                    or set(spec) - {"type", "output_unigrams"}):
+                raise unsupported(f"token filter [{filter_name}] {spec}")
             self.filters.append(spec)
 
     def analyze(self, text: str) -> list[Token]:
         tokens: list[Token] = []
         typed: list[tuple[str, str, int, int]] | None = None  # until cjk_bigram has consumed them
         if self.tokenizer["type"] == "ngram":
-            tokens = ngram_tokenize(text, self.tokenizer.get("min_gram", 1), self.tokenizer.get("max_gram", 2))
+            tokens = ngram_tokenize(text, self.tokenizer.get("min_gram", 1),
+                                    self.tokenizer.get("max_gram", 2))
         else:
             typed = standard_tokenize(text)
         for spec in self.filters:
@@ -172,15 +175,17 @@ class StubIndex:
         self.mappings: dict = body.get("mappings", {"properties": {}})
         index_settings = self.settings.get("index", {})
         self.analysis = self.settings.get("analysis") or index_settings.get("analysis") or {}
-        max_diff = int(index_settings.get("max_ngram_diff", self.settings.get("index.max_ngram_diff", 1)))
+        max_diff = int(index_settings.get("max_ngram_diff",
+                                          self.settings.get("index.max_ngram_diff", 1)))
         for tokenizer in self.analysis.get("tokenizer", {}).values():
             if tokenizer.get("type") == "ngram":
                 diff = tokenizer.get("max_gram", 2) - tokenizer.get("min_gram", 1)
                 if diff > max_diff:
                     raise EsError(400, "illegal_argument_exception",
-                                  "The difference between max_gram and min_gram in NGram Tokenizer must be "
-                                  f"less than or equal to: [{max_diff}] but was [{diff}]. This limit can be set "
-                                  "by changing the [index.max_ngram_diff] index level setting.")
+                                  "The difference between max_gram and min_gram in NGram Tokenizer "
+                                  f"must be less than or equal to: [{max_diff}] but was [{diff}]. "
+                                  "This limit can be set by changing the [index.max_ngram_diff] "
+                                  "index level setting.")
         self.analyzers: dict[str, Analyzer] = {}
         self._check_properties(self.mappings.get("properties", {}), "")
         self.docs: dict[str, dict] = {}  # realtime: what GET sees
@@ -193,7 +198,8 @@ class StubIndex:
             if kind == "object":
                 self._check_properties(spec.get("properties", {}), f"{prefix}{name}.")
             elif kind not in SCALAR_TYPES:
-                raise EsError(400, "mapper_parsing_exception", f"No handler for type [{kind}] declared on field [{name}]")
+                raise EsError(400, "mapper_parsing_exception",
+                              f"No handler for type [{kind}] declared on field [{name}]")
             for analyzer in (spec.get("analyzer"), spec.get("search_analyzer")):
                 if analyzer:
                     self.analyzer(analyzer)
@@ -222,27 +228,31 @@ class StubIndex:
 
     def _dynamic_mapping(self, path: str, value: Any) -> dict:
         kind = ("string" if isinstance(value, str) else "boolean" if isinstance(value, bool)
-                else "long" if isinstance(value, int) else "double" if isinstance(value, float) else "object")
+                else "long" if isinstance(value, int) else "double" if isinstance(value, float)
+                else "object")
         for template in self.mappings.get("dynamic_templates", []):
             (rule,) = template.values()
-            if rule.get("match_mapping_type", "*") in ("*", kind) and fnmatch.fnmatchcase(path, rule.get("path_match", "*")):
+            if (rule.get("match_mapping_type", "*") in ("*", kind)
+                    and fnmatch.fnmatchcase(path, rule.get("path_match", "*"))):
                 return dict(rule["mapping"])
-        return {"string": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
-                "boolean": {"type": "boolean"}, "long": {"type": "long"}, "double": {"type": "float"},
-                "object": {"type": "object"}}[kind]
+        return {"string": {"type": "text",
+                           "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+                "boolean": {"type": "boolean"}, "long": {"type": "long"},
+                "double": {"type": "float"}, "object": {"type": "object"}}[kind]
 
     def check_document(self, source: dict, properties: dict | None = None, prefix: str = "",
                        dynamic: Any = True) -> None:
         """Validate against the mapping, adding dynamic fields as Elasticsearch would."""
         if properties is None:
-            properties, dynamic = self.mappings.setdefault("properties", {}), self.mappings.get("dynamic", True)
+            properties = self.mappings.setdefault("properties", {})
+            dynamic = self.mappings.get("dynamic", True)
         for name, value in source.items():
             path = f"{prefix}{name}"
             if name not in properties:
                 if str(dynamic).lower() == "strict":
                     raise EsError(400, "strict_dynamic_mapping_exception",
-                                  f"[1:1] mapping set to strict, dynamic introduction of [{name}] within "
-                                  f"[{prefix.rstrip('.') or '_doc'}] is not allowed")
+                                  f"[1:1] mapping set to strict, dynamic introduction of [{name}] "
+                                  f"within [{prefix.rstrip('.') or '_doc'}] is not allowed")
                 if value is None:
                     continue
                 if str(dynamic).lower() == "false":
@@ -253,8 +263,8 @@ class StubIndex:
             if kind == "object":
                 if value is not None and not isinstance(value, dict):
                     raise EsError(400, "document_parsing_exception",
-                                  f"object mapping for [{path}] tried to parse field [{name}] as object, "
-                                  "but found a concrete value")
+                                  f"object mapping for [{path}] tried to parse field [{name}] as "
+                                  "object, but found a concrete value")
                 self.check_document(value or {}, spec.setdefault("properties", {}), f"{path}.",
                                     spec.get("dynamic", dynamic))
             else:
@@ -289,8 +299,9 @@ class StubIndex:
         if version_type == "internal":
             if "version" in params:
                 raise EsError(400, "action_request_validation_exception",
-                              "Validation Failed: 1: internal versioning can not be used for optimistic "
-                              "concurrency control. Please use `if_seq_no` and `if_primary_term` instead;")
+                              "Validation Failed: 1: internal versioning can not be used for "
+                              "optimistic concurrency control. Please use `if_seq_no` and "
+                              "`if_primary_term` instead;")
             version = current["_version"] + 1 if current else 1
         elif version_type == "external":
             if "version" not in params:
@@ -299,7 +310,8 @@ class StubIndex:
             version = int(params["version"])
             if version < 0:
                 raise EsError(400, "action_request_validation_exception",
-                              "Validation Failed: 1: illegal version value [%d] for version type [EXTERNAL];" % version)
+                              f"Validation Failed: 1: illegal version value [{version}] for version "
+                              "type [EXTERNAL];")
             if current and current["_version"] >= version:
                 reason = (f"[{doc_id}]: version conflict, current version [{current['_version']}] is "
                           f"higher or equal to the one provided [{version}]")
@@ -322,7 +334,8 @@ class StubIndex:
         if doc is None:
             return 404, {"_index": self.name, "_id": doc_id, "found": False}
         return 200, {"_index": self.name, "_id": doc_id, "_version": doc["_version"],
-                     "_seq_no": doc["_seq_no"], "_primary_term": 1, "found": True, "_source": doc["_source"]}
+                     "_seq_no": doc["_seq_no"], "_primary_term": 1, "found": True,
+                     "_source": doc["_source"]}
 
     def refresh(self) -> None:
         self.searchable = {doc_id: doc["_source"] for doc_id, doc in self.docs.items()}
@@ -392,7 +405,8 @@ class Searcher:
 
     def score(self, query: dict, source: dict) -> float | None:
         if len(query) != 1:
-            raise EsError(400, "parsing_exception", "[_na] query malformed, must start with start_object")
+            raise EsError(400, "parsing_exception",
+                          "[_na] query malformed, must start with start_object")
         ((query_type, clause),) = query.items()
         handler: Callable[[Any, dict], float | None] | None = getattr(self, f"q_{query_type}", None)
         if handler is None:
@@ -406,7 +420,8 @@ class Searcher:
         return None
 
     def q_bool(self, clause: dict, source: dict) -> float | None:
-        unknown = set(clause) - {"must", "filter", "should", "must_not", "minimum_should_match", "boost"}
+        unknown = set(clause) - {"must", "filter", "should", "must_not", "minimum_should_match",
+                                 "boost"}
         if unknown:
             raise EsError(400, "parsing_exception", f"[bool] query does not support {sorted(unknown)}")
 
@@ -425,8 +440,8 @@ class Searcher:
         if any(self.score(sub, source) is not None for sub in listed("must_not")):
             return None
         should = [s for s in (self.score(sub, source) for sub in listed("should")) if s is not None]
-        required = clause.get("minimum_should_match",
-                              0 if clause.get("must") or clause.get("filter") or clause.get("must_not") else 1)
+        scoring_or_filtering = clause.get("must") or clause.get("filter") or clause.get("must_not")
+        required = clause.get("minimum_should_match", 0 if scoring_or_filtering else 1)
         # As in Elasticsearch, a bool without clauses matches everything, minimum_should_match or not.
         if listed("should") and len(should) < int(required):
             return None
@@ -529,7 +544,8 @@ def run_search(index: StubIndex, body: dict) -> dict:
             return (-1 if x < y else 1) * (1 if ascending else -1)
         return 0
 
-    rows = sorted(((sort_values(*m), m) for m in matched), key=cmp_to_key(lambda a, b: compare(a[0], b[0])))
+    rows = sorted(((sort_values(*m), m) for m in matched),
+                  key=cmp_to_key(lambda a, b: compare(a[0], b[0])))
     after = body.get("search_after")
     if after is not None:
         if len(after) != len(specs):
@@ -539,7 +555,8 @@ def run_search(index: StubIndex, body: dict) -> dict:
     start, size = int(body.get("from", 0)), int(body.get("size", 10))
     hits = []
     for values, (doc_id, source, score) in rows[start:start + size]:
-        hit = {"_index": index.name, "_id": doc_id, "_score": score, "_source": _filter_source(source, body.get("_source", True))}
+        hit = {"_index": index.name, "_id": doc_id, "_score": score,
+               "_source": _filter_source(source, body.get("_source", True))}
         if "sort" in body:
             hit["sort"] = values
         hits.append(hit)
@@ -554,7 +571,8 @@ def run_search(index: StubIndex, body: dict) -> dict:
                                      else {"value": limit, "relation": "gte"})
     aggs = body.get("aggs", body.get("aggregations"))
     if aggs:
-        response["aggregations"] = {name: _terms_agg(searcher, spec, matched) for name, spec in aggs.items()}
+        response["aggregations"] = {name: _terms_agg(searcher, spec, matched)
+                                    for name, spec in aggs.items()}
     return response
 
 
@@ -573,7 +591,7 @@ def _terms_agg(searcher: Searcher, spec: dict, matched: list) -> dict:
     source_path, field_spec = searcher._field(spec["terms"]["field"])
     if field_spec.get("type") == "text":
         raise EsError(400, "illegal_argument_exception",
-                      "Fielddata is disabled on [%s] in [%s]." % (spec["terms"]["field"], searcher.index.name))
+                      f"Fielddata is disabled on [{spec['terms']['field']}] in [{searcher.index.name}].")
     counts: dict[Any, int] = {}
     for _, source, _ in matched:
         for value in set(_values(source, source_path)):
@@ -588,13 +606,15 @@ def _terms_agg(searcher: Searcher, spec: dict, matched: list) -> dict:
 
 class EsStub:
     """Start with `with EsStub() as stub:`; `stub.url` for the client, `stub.requests` to inspect.
-    `fail_status` answers every request with that error status; `delay` stalls every answer."""
+    `fail_status` answers every request with that error status; `delay` stalls every answer;
+    `product_header = False` answers like a server that is not Elasticsearch."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.indices: dict[str, StubIndex] = {}
         self.fail_status: int | None = None
         self.delay = 0.0
+        self.product_header = True
         self._lock = threading.Lock()
         stub = self
 
@@ -630,7 +650,8 @@ class EsStub:
 
     def recorded(self, method: str, path: str | None = None) -> list[Recorded]:
         with self._lock:
-            return [r for r in self.requests if r.method == method and (path is None or r.path == path)]
+            return [r for r in self.requests
+                    if r.method == method and (path is None or r.path == path)]
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
@@ -659,7 +680,8 @@ class EsStub:
         try:
             handler.send_response(status)
             # Every answer carries the product header: the 8.x client refuses a 2xx without it.
-            handler.send_header("X-Elastic-Product", "Elasticsearch")
+            if self.product_header:
+                handler.send_header("X-Elastic-Product", "Elasticsearch")
             handler.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=8")
             handler.send_header("Content-Length", "0" if handler.command == "HEAD" else str(len(data)))
             handler.end_headers()
@@ -672,14 +694,17 @@ class EsStub:
         if name not in self.indices:
             # Real clusters auto-create on a write; refusing here catches an adapter that forgot to.
             raise EsError(404, "index_not_found_exception", f"no such index [{name}]",
-                          **{"resource.type": "index_or_alias", "resource.id": name, "index_uuid": "_na_", "index": name})
+                          **{"resource.type": "index_or_alias", "resource.id": name,
+                             "index_uuid": "_na_", "index": name})
         return self.indices[name]
 
-    def _route(self, method: str, parts: list[str], params: dict[str, str], body: dict | None) -> tuple[int, dict | None]:
+    def _route(self, method: str, parts: list[str], params: dict[str, str],
+               body: dict | None) -> tuple[int, dict | None]:
         if not parts and method in ("GET", "HEAD"):
             return 200, {"name": "es-stub", "cluster_name": "es-stub", "cluster_uuid": "stub",
                          "version": {"number": CLUSTER_VERSION, "build_flavor": "default",
-                                     "lucene_version": "9.12.1", "minimum_wire_compatibility_version": "7.17.0",
+                                     "lucene_version": "9.12.1",
+                                     "minimum_wire_compatibility_version": "7.17.0",
                                      "minimum_index_compatibility_version": "7.0.0"},
                          "tagline": "You Know, for Search"}
         if len(parts) == 1 and not parts[0].startswith("_"):
@@ -688,8 +713,8 @@ class EsStub:
                 return (200 if name in self.indices else 404), None
             if method == "PUT":
                 if name in self.indices:
-                    raise EsError(400, "resource_already_exists_exception", f"index [{name}/stub] already exists",
-                                  index_uuid="stub", index=name)
+                    raise EsError(400, "resource_already_exists_exception",
+                                  f"index [{name}/stub] already exists", index_uuid="stub", index=name)
                 self.indices[name] = StubIndex(name, body or {})
                 return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
             if method == "DELETE":

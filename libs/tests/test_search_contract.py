@@ -1,10 +1,12 @@
 """The search-index contract every adapter keeps: SQLite FTS5, Elasticsearch (stub, real cluster)."""
 import os
 import socket
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -13,7 +15,11 @@ from crm_common.errors import BadRequest, ServiceUnavailable
 from crm_common.search_index import SearchDoc, SearchIndex, SearchQuery, SearchResult, open_search_index
 from crm_common.search_index.elastic import ElasticIndex
 from crm_common.search_index.text import decode_search_cursor, encode_search_cursor
-from es_stub import EsStub, Recorded
+
+# The repository runs pytest with --import-mode=importlib, which leaves a test's own directory off
+# sys.path; the stub lives beside this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from es_stub import EsStub, Recorded  # noqa: E402
 
 ES_URL = os.environ.get("ELASTICSEARCH_TEST_URL")
 ADAPTERS = ["sqlite", "elastic-stub"] + (["elastic"] if ES_URL else [])
@@ -27,7 +33,8 @@ CORPUS = [
               fields={"owner_id": "u1"}, updated_at="2025-03-02T10:30:00+01:00"),
     SearchDoc("company", "k1", "Example Corp", 1, body="billing@example.com, Rotterdam",
               fields={"owner_id": "u2"}),
-    SearchDoc("deal", "d1", "Smithson renewal", 1, body="Annual renewal, no owner yet"),
+    SearchDoc("deal", "d1", "Smithson renewal", 1, body="Annual renewal, no owner yet",
+              fields={"owner_id": None, "stage_id": "st-1"}),
     # Holds the trigrams of "abcd" (abc, bcd) but not the substring.
     SearchDoc("contact", "c4", "Abcx Bcdy", 1, fields={"owner_id": "u3"}),
 ]
@@ -40,7 +47,7 @@ def stub() -> Iterator[EsStub]:
 
 
 @pytest.fixture(params=ADAPTERS)
-def index(request: pytest.FixtureRequest, tmp_path) -> Iterator[SearchIndex]:
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
     if request.param == "sqlite":
         adapter = open_search_index(f"sqlite://{tmp_path}/search.db")
         yield adapter
@@ -136,6 +143,8 @@ def test_none_in_a_fields_filter_means_the_field_is_missing(corpus: SearchIndex)
     assert keys(search(corpus, "smithson", filters={"owner_id": [None]})) == {"deal:d1"}
     assert keys(search(corpus, "smithson", filters={"owner_id": [None, "u1"]})) == {"contact:c3", "deal:d1"}
     assert keys(search(corpus, "smithson", filters={"owner_id": []})) == set()
+    # contact:c3 has no stage_id key at all; deal:d1 has an owner_id that is null.
+    assert keys(search(corpus, "smithson", filters={"stage_id": [None]})) == {"contact:c3"}
 
 
 def test_highlights_mark_the_terms(corpus: SearchIndex) -> None:
@@ -239,23 +248,30 @@ def test_ping(index: SearchIndex) -> None:
 # --- Elasticsearch stub only: the requests the adapter sends ---------------------------------
 
 @pytest.fixture
-def elastic(stub: EsStub) -> Iterator[ElasticIndex]:
-    adapter = ElasticIndex(stub.url, index=f"crm-search-{uuid.uuid4().hex}")
+def index_name() -> str:
+    return f"crm-search-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def elastic(stub: EsStub, index_name: str) -> Iterator[ElasticIndex]:
+    adapter = ElasticIndex(stub.url, index=index_name)
     yield adapter
     adapter.close()
 
 
-def sent(stub: EsStub, adapter: ElasticIndex, method: str, suffix: str = "") -> list[Recorded]:
-    return stub.recorded(method, f"/{adapter._index}{suffix}")
+@pytest.fixture
+def sent(stub: EsStub, index_name: str) -> Callable[..., list[Recorded]]:
+    """The requests this test's adapter sent: sent("PUT", "/_doc/contact:c1")."""
+    return lambda method, suffix="": stub.recorded(method, f"/{index_name}{suffix}")
 
 
-def test_the_index_is_created_once_with_an_explicit_mapping_and_analyzers(stub: EsStub, elastic: ElasticIndex) -> None:
+def test_the_index_is_created_once_with_an_explicit_mapping_and_analyzers(elastic: ElasticIndex, sent) -> None:
     for doc in CORPUS:
         elastic.upsert(doc)
     elastic.get("contact", "c1")
     search(elastic, "smithson")
-    (create,) = sent(stub, elastic, "PUT")
-    assert len(sent(stub, elastic, "HEAD")) == 1
+    (create,) = sent("PUT")
+    assert len(sent("HEAD")) == 1
 
     settings, mappings = create.body["settings"], create.body["mappings"]
     assert settings["index"]["refresh_interval"] == "1s"
@@ -284,10 +300,10 @@ def test_the_index_is_created_once_with_an_explicit_mapping_and_analyzers(stub: 
     assert mappings["dynamic"] == "strict"
 
 
-def test_writes_use_external_versions_and_do_not_wait_for_a_refresh(stub: EsStub, elastic: ElasticIndex) -> None:
+def test_writes_use_external_versions_and_do_not_wait_for_a_refresh(elastic: ElasticIndex, sent) -> None:
     elastic.upsert(SearchDoc("contact", "c1", "Ann", 7, fields={"owner_id": "u1"}))
     elastic.delete("contact", "c1", 8)
-    upsert, tombstone = sent(stub, elastic, "PUT", "/_doc/contact:c1")
+    upsert, tombstone = sent("PUT", "/_doc/contact:c1")
     for request, version in ((upsert, "7"), (tombstone, "8")):
         assert request.params["version"] == version
         assert request.params["version_type"] == "external"
@@ -305,12 +321,10 @@ def test_a_write_is_searchable_only_after_a_refresh(elastic: ElasticIndex) -> No
     assert elastic.search(SearchQuery("example")).total == 1
 
 
-def test_the_search_request(stub: EsStub, elastic: ElasticIndex) -> None:
-    for doc in CORPUS:
-        elastic.upsert(doc)
-    query = SearchQuery("张伟 Example.com sm", types=["contact"], filters={"owner_id": ["u1", None]}, limit=2)
-    search(elastic, query.text, types=query.types, filters=query.filters, limit=query.limit)
-    (body,) = [r.body for r in sent(stub, elastic, "POST", "/_search")]
+def test_the_search_request(elastic: ElasticIndex, sent) -> None:
+    elastic.search(SearchQuery("张伟 Example.com sm", types=["contact"], filters={"owner_id": ["u1", None]},
+                               limit=2))
+    (body,) = [r.body for r in sent("POST", "/_search")]
     cjk, ngram, prefix = body["query"]["bool"]["must"]
     assert cjk == {"bool": {"must": [{"bool": {"should": [
         {"term": {"title.cjk": {"value": "张伟", "boost": 2.0}}}, {"term": {"body.cjk": "张伟"}}],
@@ -332,13 +346,13 @@ def test_the_search_request(stub: EsStub, elastic: ElasticIndex) -> None:
     assert "search_after" not in body
 
 
-def test_the_next_page_is_asked_for_with_search_after(stub: EsStub, elastic: ElasticIndex) -> None:
+def test_the_next_page_is_asked_for_with_search_after(elastic: ElasticIndex, sent) -> None:
     for doc in CORPUS:
         elastic.upsert(doc)
     first = search(elastic, "example.com", limit=1)
     assert first.next_cursor is not None
     elastic.search(SearchQuery("example.com", limit=1, cursor=first.next_cursor))
-    bodies = [r.body for r in sent(stub, elastic, "POST", "/_search")]
+    bodies = [r.body for r in sent("POST", "/_search")]
     assert bodies[1]["search_after"] == decode_search_cursor(first.next_cursor)
     assert bodies[1]["search_after"][1] in ("contact:c3", "company:k1")
 
@@ -379,4 +393,17 @@ def test_a_timeout_is_service_unavailable(stub: EsStub) -> None:
             adapter.get("contact", "c1")
     finally:
         stub.delay = 0.0
+        adapter.close()
+
+
+def test_a_server_that_is_not_elasticsearch_is_service_unavailable(stub: EsStub) -> None:
+    adapter = ElasticIndex(stub.url, index=f"crm-search-{uuid.uuid4().hex}")
+    stub.product_header = False
+    try:
+        with pytest.raises(ServiceUnavailable):
+            adapter.ping()
+        with pytest.raises(ServiceUnavailable):
+            adapter.search(SearchQuery("smithson"))
+    finally:
+        stub.product_header = True
         adapter.close()

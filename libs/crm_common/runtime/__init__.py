@@ -1,1 +1,8 @@
 """nameko building blocks every CRM service is assembled from: store, outbox, reliable events, ops."""
+from nameko.exceptions import deserialize_to_instance
+
+from ..errors import ALL_ERRORS
+
+# Calls between services re-raise the callee's typed error (NotFound stays NotFound), not RemoteError.
+for _error in ALL_ERRORS:
+    deserialize_to_instance(_error)

@@ -1,4 +1,4 @@
-"""The Elasticsearch search adapter: explicit mapping, external versioning, the SQLite adapter's semantics."""
+"""The Elasticsearch search adapter: explicit mapping, external versions, SQLite-equal matching."""
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator

@@ -46,10 +46,12 @@ def highlight(text: str, terms: list[str], width: int = 60) -> str | None:
         return None
     start = max(0, min(positions) - width // 2)
     passage = text[start:start + width * 2]
-    pattern = re.compile("(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + ")", re.I)
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    pattern = re.compile(f"({alternatives})", re.I)
     # The result is rendered as HTML (that is what <mark> is for), so the record's own text is escaped.
-    marked = "".join(f"<mark>{html.escape(piece)}</mark>" if i % 2 else html.escape(piece)
-                     for i, piece in enumerate(pattern.split(passage)))
+    # split() with a capturing group puts the matched terms at the odd indexes.
+    pieces = [html.escape(piece, quote=False) for piece in pattern.split(passage)]
+    marked = "".join(f"<mark>{piece}</mark>" if i % 2 else piece for i, piece in enumerate(pieces))
     return ("…" if start else "") + marked + ("…" if start + width * 2 < len(text) else "")
 
 

@@ -37,7 +37,7 @@ class NotificationsService(ServiceBase):
         if contact.get("owner_id") and contact["owner_id"] != event.actor:
             tx[NOTIFICATIONS].put(domain.in_app(
                 contact["owner_id"], event.event_id, "New customer assigned to you",
-                f"{contact["display_name"]} is now yours", "contact", contact["id"], event.occurred_at))
+                f"{contact['display_name']} is now yours", "contact", contact["id"], event.occurred_at))
 
     @handle_event("contacts", "contact_updated")
     def on_contact_updated(self, tx, event) -> None:
