@@ -1,39 +1,22 @@
 """Cross-service fixtures: the whole platform on a real RabbitMQ, in a vhost of its own."""
 import os
-import shutil
-import subprocess
-import urllib.parse
-import uuid
 
 import pytest
 import requests
 
 from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import Stack
+from crm_common.testing import private_vhost
 
 # Ports well away from `make run` (8000, 8101-8105), so the suite runs beside a running platform.
 TEST_PORT_OFFSET = 1100
 FAST_RETRIES = {"EVENT_RETRY_BASE_SECONDS": "0.2", "EVENT_RETRY_MAX_SECONDS": "1", "EVENT_MAX_ATTEMPTS": "3"}
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
 def amqp_uri():
-    """A fresh vhost on the local node, removed afterwards; a remote AMQP_URI is used as given."""
-    base = os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
-    parsed = urllib.parse.urlparse(base)
-    if parsed.hostname not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
-        yield base
-        return
-    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
-    user = parsed.username or "guest"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-    yield parsed._replace(path="/" + vhost).geturl()
-    _rabbitmqctl("delete_vhost", vhost)
+    with private_vhost(os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")

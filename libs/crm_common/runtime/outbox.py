@@ -51,8 +51,8 @@ class OutboxRelayExtension(SharedExtension):
             except Exception:  # broker or store down: keep the rows, back off, try again
                 failures += 1
                 log.warning("outbox relay could not publish; retrying", exc_info=True)
-                published = 0
-                self._wake.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                # A plain sleep, not the wake event: finished workers must not cut the backoff short.
+                time.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
             if published < BATCH:
                 self._wake.wait(POLL_SECONDS)
