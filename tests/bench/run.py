@@ -1,0 +1,364 @@
+"""The benchmark harness: the gateway's RPC hop against its own ping and a naive gateway, and search freshness.
+
+    python -m tests.bench.run        (from the repository root; `make bench`)
+
+Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
+BENCH_FRESHNESS_WRITES (50), BENCH_GENERATOR (auto | wrk | python), GATEWAY_WORKERS / GATEWAY_THREADS.
+"""
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from crm_common.config import DEFAULT_AMQP_URI
+from crm_common.devstack import GATEWAY, ROOT, Stack, ensure_broker
+
+from tests.bench.load import Generator, LoadResult, choose_generator, percentile
+
+PORT_OFFSET = 2100
+NAIVE_PORT = GATEWAY.port + PORT_OFFSET + 50
+STACK_DIR = os.path.join(ROOT, "var", "bench", "stack")
+RESULTS_DIR = os.path.join(ROOT, "var", "bench")
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+RPC_OVER_PING_TARGET = 0.5
+RPC_OVER_NAIVE_TARGET = 3.0
+FRESHNESS_P95_TARGET_MS = 300.0
+FRESHNESS_POLL_SECONDS = 0.01
+FRESHNESS_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: int
+    warmup_seconds: int
+    concurrency: int
+    freshness_writes: int
+    generator: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(seconds=_positive_int("BENCH_SECONDS", 10), warmup_seconds=_positive_int("BENCH_WARMUP_SECONDS", 2),
+                   concurrency=_positive_int("BENCH_CONCURRENCY", 16),
+                   freshness_writes=_positive_int("BENCH_FRESHNESS_WRITES", 50),
+                   generator=os.environ.get("BENCH_GENERATOR", "auto"))
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    try:
+        # wrk takes whole seconds, so fractional settings are rounded rather than refused.
+        value = round(float(raw))
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    if value < 1:
+        raise SystemExit(f"{name} must be at least 1, got {raw!r}")
+    return value
+
+
+class JsonClient:
+    """One keep-alive connection for the harness's own calls (set-up and freshness polling)."""
+
+    def __init__(self, base_url: str):
+        parsed = urllib.parse.urlsplit(base_url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.connection: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in (1, 2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=15)
+            try:
+                self.connection.request(method, path, body=payload, headers=headers)
+                response = self.connection.getresponse()
+                raw = response.read()
+            except (OSError, http.client.HTTPException):
+                # The server may close an idle keep-alive connection between two calls: retry once.
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            try:
+                return response.status, json.loads(raw) if raw else None
+            except ValueError:
+                return response.status, raw.decode(errors="replace")
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def private_vhost(base_uri: str) -> Iterator[str]:
+    """A fresh vhost on the local node, deleted afterwards; a remote AMQP_URI is used as given."""
+    parsed = urllib.parse.urlparse(base_uri)
+    if parsed.hostname not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
+        yield base_uri
+        return
+    vhost = f"crm-bench-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*")
+        yield parsed._replace(path="/" + vhost).geturl()
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@contextmanager
+def running_stack(amqp_uri: str) -> Iterator[Stack]:
+    stack = Stack(STACK_DIR, amqp_uri, port_offset=PORT_OFFSET)
+    # A run killed with -9 leaves processes bound to a vhost that no longer exists, and old data: start clean.
+    stack.down()
+    shutil.rmtree(STACK_DIR, ignore_errors=True)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+@contextmanager
+def naive_gateway(stack: Stack) -> Iterator[str]:
+    """The naive gateway under the very gunicorn command line the real gateway runs with."""
+    command = stack.command(GATEWAY)
+    if command[-1] != GATEWAY.target:
+        raise RuntimeError(f"unexpected gateway command line: {command}")
+    command[command.index("--bind") + 1] = f"127.0.0.1:{NAIVE_PORT}"
+    command[-1] = "tests.bench.naive_gateway:create_app()"
+    os.makedirs(stack.log_dir, exist_ok=True)
+    with open(os.path.join(stack.log_dir, "naive_gateway.log"), "ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=stack.env(), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{NAIVE_PORT}"
+    try:
+        _wait_http_ok(url + "/readyz", process, timeout=30)
+        yield url
+    finally:
+        _stop_group(process)
+
+
+def _wait_http_ok(url: str, process: subprocess.Popen, timeout: float) -> None:
+    client = JsonClient(url)
+    path = urllib.parse.urlsplit(url).path
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}; see var/bench/stack/log/")
+        try:
+            if client.request("GET", path)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:g}s")
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _expect_200(base_url: str, path: str) -> None:
+    """Load on a broken endpoint would measure error pages: refuse to start instead."""
+    status, body = JsonClient(base_url).request("GET", path)
+    if status != 200:
+        raise RuntimeError(f"GET {base_url}{path} answered {status}: {body}")
+
+
+def measure_throughput(generator: Generator, settings: Settings, targets: dict[str, str]) -> dict[str, LoadResult]:
+    results = {}
+    for name, url in targets.items():
+        print(f"  {name:<10} {url}: warm-up {settings.warmup_seconds} s, measure {settings.seconds} s ...",
+              flush=True)
+        generator.run(url, settings.warmup_seconds, settings.concurrency)
+        results[name] = generator.run(url, settings.seconds, settings.concurrency)
+    return results
+
+
+def measure_freshness(gateway_url: str, writes: int) -> dict:
+    """Create a contact, then poll search until it is found: the delay a user sees between the two."""
+    client = JsonClient(gateway_url)
+    delays_ms: list[float] = []
+    timeouts = 0
+    for i in range(writes):
+        token = f"fresh{uuid.uuid4().hex[:12]}"
+        status, created = client.request("POST", "/api/v1/contacts", {
+            "first_name": "Fresh", "last_name": f"Bench{i}", "email": f"{token}@bench.example.com"})
+        if status != 201:
+            raise RuntimeError(f"creating a contact answered {status}: {created}")
+        written = time.monotonic()
+        deadline = written + FRESHNESS_TIMEOUT_SECONDS
+        found = None
+        while found is None and time.monotonic() < deadline:
+            status, page = client.request("GET", f"/api/v1/search?q={token}")
+            if status == 200 and any(hit.get("id") == created["id"] for hit in page.get("data", [])):
+                found = time.monotonic()
+            else:
+                time.sleep(FRESHNESS_POLL_SECONDS)
+        if found is None:
+            timeouts += 1
+            delays_ms.append(FRESHNESS_TIMEOUT_SECONDS * 1000)  # counted at the timeout, so p95 cannot hide it
+        else:
+            delays_ms.append((found - written) * 1000)
+    client.close()
+    ordered = sorted(delays_ms)
+    return {"writes": writes, "timeouts": timeouts, "poll_interval_ms": FRESHNESS_POLL_SECONDS * 1000,
+            "timeout_ms": FRESHNESS_TIMEOUT_SECONDS * 1000,
+            "p50_ms": round(percentile(ordered, 50), 1), "p95_ms": round(percentile(ordered, 95), 1),
+            "max_ms": round(ordered[-1], 1), "mean_ms": round(sum(ordered) / len(ordered), 1)}
+
+
+def machine_info(generator: Generator) -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform(), "generator": generator.name,
+            "git_commit": commit.stdout.strip() or None, "git_dirty": bool(dirty.stdout.strip())}
+
+
+def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
+    ping, rpc, naive = results["ping"].ok_rps, results["rpc_get"].ok_rps, results["naive_get"].ok_rps
+    over_ping = rpc / ping if ping else 0.0
+    over_naive = rpc / naive if naive else float("inf") if rpc else 0.0
+    return [
+        {"name": "rpc_get / ping", "value": round(over_ping, 3), "target": f">= {RPC_OVER_PING_TARGET:g}x",
+         "pass": over_ping >= RPC_OVER_PING_TARGET},
+        {"name": "rpc_get / naive_get", "value": round(over_naive, 3) if naive else None,
+         "target": f">= {RPC_OVER_NAIVE_TARGET:g}x", "pass": over_naive >= RPC_OVER_NAIVE_TARGET},
+        {"name": "search freshness p95", "value": freshness["p95_ms"], "target": f"<= {FRESHNESS_P95_TARGET_MS:g} ms",
+         "pass": freshness["p95_ms"] <= FRESHNESS_P95_TARGET_MS and freshness["timeouts"] == 0},
+    ]
+
+
+def render(report: dict) -> str:
+    s, m = report["settings"], report["machine"]
+    lines = [f"CRM gateway benchmark  {report['timestamp']}  commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}",
+             f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}; "
+             f"gateway: gunicorn gthread {s['gateway_workers']} workers x {s['gateway_threads']} threads",
+             f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
+             f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up", "",
+             f"{'endpoint':<44}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"]
+    labels = {"ping": "ping      GET /api/v1/ping (no RPC)", "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
+              "naive_get": "naive_get GET /api/v1/contacts/{id} (naive)"}
+    for name, row in report["throughput"].items():
+        fmt = (lambda v: f"{v:.1f}" if v is not None else "-")
+        lines.append(f"{labels[name]:<44}{row['ok_rps']:>10.1f}{fmt(row['p50_ms']):>10}{fmt(row['p99_ms']):>10}"
+                     f"{row['errors']:>8}")
+    f = report["freshness"]
+    lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
+    for check in report["checks"]:
+        unit = " ms" if check["name"].startswith("search") else "x"
+        value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
+        lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
+    lines.append(f"  freshness over {f['writes']} writes: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
+                 f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)")
+    lines.append("  req/s counts 200 answers only; errors = non-200 answers + socket errors/timeouts")
+    return "\n".join(lines)
+
+
+def write_report(report: dict) -> str:
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    stamped = os.path.join(RESULTS_DIR, f"bench-{report['timestamp'].replace(':', '')}.json")
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    for path in (stamped, os.path.join(RESULTS_DIR, "latest.json")):
+        with open(path, "w") as fh:
+            fh.write(text)
+    return stamped
+
+
+def run(settings: Settings) -> dict:
+    timestamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    generator = choose_generator(settings.generator)
+    print(f"load generator: {generator.name}", flush=True)
+    base_uri = os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
+    ensure_broker(base_uri)
+    machine = machine_info(generator)
+    with private_vhost(base_uri) as amqp_uri, running_stack(amqp_uri) as stack, naive_gateway(stack) as naive_url:
+        status, contact = JsonClient(stack.gateway_url).request(
+            "POST", "/api/v1/contacts", {"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"})
+        if status != 201:
+            raise RuntimeError(f"creating the benchmark contact answered {status}: {contact}")
+        contact_path = f"/api/v1/contacts/{contact['id']}"
+        targets = {"ping": stack.gateway_url + "/api/v1/ping", "rpc_get": stack.gateway_url + contact_path,
+                   "naive_get": naive_url + contact_path}
+        for url in targets.values():
+            parsed = urllib.parse.urlsplit(url)
+            _expect_200(f"{parsed.scheme}://{parsed.netloc}", parsed.path)
+        print("throughput:", flush=True)
+        results = measure_throughput(generator, settings, targets)
+        print(f"freshness: {settings.freshness_writes} writes ...", flush=True)
+        freshness = measure_freshness(stack.gateway_url, settings.freshness_writes)
+    return {
+        "timestamp": timestamp,
+        "machine": machine,
+        "settings": {"seconds": settings.seconds, "warmup_seconds": settings.warmup_seconds,
+                     "concurrency": settings.concurrency, "keep_alive": True,
+                     "gateway_workers": int(os.environ.get("GATEWAY_WORKERS", "2")),
+                     "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
+                     "freshness_writes": settings.freshness_writes},
+        "throughput": {name: result.to_dict() for name, result in results.items()},
+        "freshness": freshness,
+        "checks": checks(results, freshness),
+    }
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM unwinds like Ctrl-C, so the stack, the naive gateway and the vhost are all torn down.
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run(Settings.from_env())
+    except KeyboardInterrupt:
+        print("interrupted; platform stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(f"benchmark harness failed; logs in {os.path.join(STACK_DIR, 'log')}", file=sys.stderr)
+        return 1
+    print()
+    print(render(report))
+    print(f"\nwritten: {write_report(report)} and {os.path.join(RESULTS_DIR, 'latest.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
