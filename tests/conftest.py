@@ -12,7 +12,7 @@ from crm_common.testing import private_vhost
 TEST_PORT_OFFSET = 1100
 # Short retry and timeout settings keep reliability tests quick without changing any behaviour.
 TEST_SETTINGS = {"EVENT_RETRY_BASE_SECONDS": "0.2", "EVENT_RETRY_MAX_SECONDS": "1", "EVENT_MAX_ATTEMPTS": "3",
-                 "GATEWAY_RPC_TIMEOUT_SECONDS": "3"}
+                 "GATEWAY_RPC_TIMEOUT_SECONDS": "3", "RPC_CALL_TIMEOUT_SECONDS": "2"}
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ log = logging.getLogger("gateway.access")
 def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None) -> Flask:
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
+    app.config["ACCESS_LOG"] = bool(os.environ.get("GATEWAY_ACCESS_LOG"))
     app.json.sort_keys = False
     app.extensions["rpc"] = rpc or RpcPool(os.environ.get("AMQP_URI", DEFAULT_AMQP_URI),
                                            size=int_setting("GATEWAY_RPC_CONNECTIONS", 2),

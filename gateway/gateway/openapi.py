@@ -175,7 +175,7 @@ def openapi_document() -> dict:
                                                                     type=S, id=S, title=S, score={"type": "number"},
                                                                     highlights={"type": "array", "items": S})},
                                facets={"type": "object"}, total={"type": "integer"}, next_cursor=NS),
-        "DeadLetter": _obj(["id", "event_id", "handler", "attempts", "status"], id=S, event_id=S, handler=S,
+        "DeadLetter": _obj(["id", "event_id", "handler", "attempts", "status"], id=S, event_id=NS, handler=S,
                            attempts={"type": "integer"}, status={"enum": ["retrying", "dead"]}, last_error=S,
                            event={"type": "object"}),
     }

@@ -1,5 +1,6 @@
 """Settings read from the environment, failing fast with a clear message when one is wrong."""
 import os
+import urllib.parse
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -43,6 +44,13 @@ def data_dir() -> str:
 
 
 def store_url(service: str) -> str:
-    """`<SERVICE>_STORE_URL`, else an SQLite file under the data directory."""
-    key = f"{service.upper()}_STORE_URL"
-    return os.environ.get(key) or f"sqlite:///{os.path.join(data_dir(), service + '.db')}"
+    """`<SERVICE>_STORE_URL`, else an SQLite file under the data directory. A MongoDB URL that
+    names no database gets the service's name: services must never share outbox collections."""
+    url = os.environ.get(f"{service.upper()}_STORE_URL")
+    if not url:
+        return f"sqlite:///{os.path.join(data_dir(), service + '.db')}"
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        parts = urllib.parse.urlsplit(url)
+        if parts.path in ("", "/"):
+            return urllib.parse.urlunsplit(parts._replace(path="/" + service))
+    return url

@@ -112,7 +112,6 @@ class Stack:
             return [os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{self.port(GATEWAY)}",
                     "--worker-class", "gthread", "--workers", os.environ.get("GATEWAY_WORKERS", "2"),
                     "--threads", os.environ.get("GATEWAY_THREADS", "8"), "--graceful-timeout", "20",
-                    "--access-logfile", "-" if os.environ.get("GATEWAY_ACCESS_LOG") else "/dev/null",
                     component.target]
         return [os.path.join(bin_dir, "nameko"), "run", "--config", "config.yml", component.target]
 

@@ -32,7 +32,7 @@ def _text(value: Any, spec: Field) -> str | None:
 
 def _check(value: Any, spec: Field) -> str | None:
     if value is None:
-        return None if spec.nullable and not spec.required else "is required"
+        return None if spec.nullable and not spec.required else "must not be null"
     kind = spec.kind
     if kind in ("text", "id"):
         return _text(value, spec)

@@ -501,12 +501,12 @@ def test_transaction_commits_its_writes(store: DocumentStore) -> None:
 
 
 def test_emit_writes_a_pending_event_into_the_outbox(store: DocumentStore) -> None:
-    event = new_event("contact.created", "contacts", {"contact_id": "c1"}, actor="u1")
+    event = new_event("contact_created", "contacts", {"id": "c1"}, actor="u1")
     with store.transaction() as tx:
         tx["contacts"].insert({"id": "c1"})
         tx.emit(event)
     assert store[OUTBOX].get(event.event_id) == {
-        "id": event.event_id, "status": "pending", "event": event.as_dict(), "version": 1}
+        "id": event.event_id, "status": "pending", "record": "contacts:c1", "event": event.as_dict(), "version": 1}
     assert ids(store[OUTBOX], {"status": "pending"}) == [event.event_id]
 
 

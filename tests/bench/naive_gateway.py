@@ -3,13 +3,12 @@ import os
 import threading
 import uuid
 
-from flask import Flask, Response, jsonify
-from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
-
 from crm_common.caller import Caller
 from crm_common.config import DEFAULT_AMQP_URI
+from flask import Flask, Response, jsonify
 from gateway.auth import DEVELOPMENT_ADMIN
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
 
 RPC_TIMEOUT_SECONDS = 10.0
 

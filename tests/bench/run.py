@@ -20,12 +20,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from crm_common.config import DEFAULT_AMQP_URI
-from crm_common.devstack import GATEWAY, ROOT, Stack, ensure_broker
+from crm_common.devstack import GATEWAY, ROOT, SERVICES, Stack, ensure_broker
+from crm_common.testing import private_vhost
 
+from tests.bench import cpu
 from tests.bench.load import Generator, LoadResult, choose_generator, percentile
 
 PORT_OFFSET = 2100
@@ -107,26 +109,6 @@ class JsonClient:
             self.connection = None
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-@contextmanager
-def private_vhost(base_uri: str) -> Iterator[str]:
-    """A fresh vhost on the local node, deleted afterwards; a remote AMQP_URI is used as given."""
-    parsed = urllib.parse.urlparse(base_uri)
-    if parsed.hostname not in ("127.0.0.1", "localhost") or shutil.which("rabbitmqctl") is None:
-        yield base_uri
-        return
-    vhost = f"crm-bench-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    try:
-        _rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*")
-        yield parsed._replace(path="/" + vhost).geturl()
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
-
-
 @contextmanager
 def running_stack(amqp_uri: str) -> Iterator[Stack]:
     stack = Stack(STACK_DIR, amqp_uri, port_offset=PORT_OFFSET)
@@ -140,8 +122,14 @@ def running_stack(amqp_uri: str) -> Iterator[Stack]:
         stack.down()
 
 
+@dataclass(frozen=True)
+class NaiveGateway:
+    url: str
+    pid: int
+
+
 @contextmanager
-def naive_gateway(stack: Stack) -> Iterator[str]:
+def naive_gateway(stack: Stack) -> Iterator[NaiveGateway]:
     """The naive gateway under the very gunicorn command line the real gateway runs with."""
     command = stack.command(GATEWAY)
     if command[-1] != GATEWAY.target:
@@ -155,7 +143,7 @@ def naive_gateway(stack: Stack) -> Iterator[str]:
     url = f"http://127.0.0.1:{NAIVE_PORT}"
     try:
         _wait_http_ok(url + "/readyz", process, timeout=30)
-        yield url
+        yield NaiveGateway(url, process.pid)
     finally:
         _stop_group(process)
 
@@ -194,14 +182,25 @@ def _expect_200(base_url: str, path: str) -> None:
         raise RuntimeError(f"GET {base_url}{path} answered {status}: {body}")
 
 
-def measure_throughput(generator: Generator, settings: Settings, targets: dict[str, str]) -> dict[str, LoadResult]:
-    results = {}
+def cpu_groups(stack: Stack, naive: NaiveGateway) -> dict:
+    contacts, *others = SERVICES
+    other_leaders = [stack.pid(service) for service in others]
+    return {"gateway": cpu.process_group(stack.pid(GATEWAY)), "naive gateway": cpu.process_group(naive.pid),
+            "contacts": cpu.process_group(stack.pid(contacts)), "rabbitmq": cpu.broker_group,
+            "other services": lambda by_pid: set().union(*(cpu.process_group(pid)(by_pid) for pid in other_leaders))}
+
+
+def measure_throughput(generator: Generator, settings: Settings, targets: dict[str, str],
+                       groups: dict) -> tuple[dict[str, LoadResult], dict[str, dict]]:
+    results, cpu_use = {}, {}
     for name, url in targets.items():
         print(f"  {name:<10} {url}: warm-up {settings.warmup_seconds} s, measure {settings.seconds} s ...",
               flush=True)
         generator.run(url, settings.warmup_seconds, settings.concurrency)
+        before = cpu.snapshot()
         results[name] = generator.run(url, settings.seconds, settings.concurrency)
-    return results
+        cpu_use[name] = cpu.cpu_split(before, cpu.snapshot(), groups, results[name].responses)
+    return results, cpu_use
 
 
 def measure_freshness(gateway_url: str, writes: int) -> dict:
@@ -244,12 +243,12 @@ def machine_info(generator: Generator) -> dict:
             model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    git = (lambda *args: subprocess.run(["git", *args], cwd=ROOT, check=False, capture_output=True, text=True).stdout)
+    commit, dirty = git("rev-parse", "--short", "HEAD").strip(), git("status", "--porcelain").strip()
     return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform(), "generator": generator.name,
-            "git_commit": commit.stdout.strip() or None, "git_dirty": bool(dirty.stdout.strip())}
+            "git_commit": commit or None, "git_dirty": bool(dirty)}
 
 
 def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
@@ -266,29 +265,44 @@ def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
     ]
 
 
-def render(report: dict) -> str:
-    s, m = report["settings"], report["machine"]
-    lines = [f"CRM gateway benchmark  {report['timestamp']}  commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}",
-             f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}; "
-             f"gateway: gunicorn gthread {s['gateway_workers']} workers x {s['gateway_threads']} threads",
-             f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
-             f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up", "",
-             f"{'endpoint':<44}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"]
-    labels = {"ping": "ping      GET /api/v1/ping (no RPC)", "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
+ROW_LABELS = {"ping": "ping      GET /api/v1/ping (no RPC)", "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
               "naive_get": "naive_get GET /api/v1/contacts/{id} (naive)"}
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return f"{value:.{digits}f}" if value is not None else "-"
+
+
+def render(report: dict) -> str:
+    s, m, f = report["settings"], report["machine"], report["freshness"]
+    dirty = " (dirty)" if m["git_dirty"] else ""
+    lines = [
+        f"CRM gateway benchmark  {report['timestamp']}  commit {m['git_commit']}{dirty}",
+        (f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+         f"load average at start {m['load_average_at_start'][0]}"),
+        f"gateway: gunicorn gthread, {s['gateway_workers']} workers x {s['gateway_threads']} threads (naive: the same)",
+        (f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
+         f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up"),
+        "",
+        f"{'endpoint':<44}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+    ]
     for name, row in report["throughput"].items():
-        fmt = (lambda v: f"{v:.1f}" if v is not None else "-")
-        lines.append(f"{labels[name]:<44}{row['ok_rps']:>10.1f}{fmt(row['p50_ms']):>10}{fmt(row['p99_ms']):>10}"
-                     f"{row['errors']:>8}")
-    f = report["freshness"]
+        lines.append(f"{ROW_LABELS[name]:<44}{row['ok_rps']:>10.1f}{_fmt(row['p50_ms']):>10}"
+                     f"{_fmt(row['p99_ms']):>10}{row['errors']:>8}")
+    groups = list(next(iter(report["cpu"].values()))["ms_per_request"])
+    lines += ["", "CPU ms per request in each measured run (every process shares the same cores):",
+              f"{'':<11}" + "".join(f"{name:>15}" for name in groups) + f"{'others, cores':>15}{'idle':>7}"]
+    for name, use in report["cpu"].items():
+        lines.append(f"{name:<11}" + "".join(f"{_fmt(use['ms_per_request'][g], 2):>15}" for g in groups)
+                     + f"{_fmt(use['other_processes_cores'], 2):>15}{_fmt(use['machine_idle_pct']) + '%':>7}")
     lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
     for check in report["checks"]:
         unit = " ms" if check["name"].startswith("search") else "x"
         value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
         lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
-    lines.append(f"  freshness over {f['writes']} writes: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
-                 f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)")
-    lines.append("  req/s counts 200 answers only; errors = non-200 answers + socket errors/timeouts")
+    lines += [(f"  freshness over {f['writes']} writes: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
+               f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)"),
+              "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts"]
     return "\n".join(lines)
 
 
@@ -303,25 +317,25 @@ def write_report(report: dict) -> str:
 
 
 def run(settings: Settings) -> dict:
-    timestamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     generator = choose_generator(settings.generator)
     print(f"load generator: {generator.name}", flush=True)
     base_uri = os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
     ensure_broker(base_uri)
     machine = machine_info(generator)
-    with private_vhost(base_uri) as amqp_uri, running_stack(amqp_uri) as stack, naive_gateway(stack) as naive_url:
+    with private_vhost(base_uri) as amqp_uri, running_stack(amqp_uri) as stack, naive_gateway(stack) as naive:
         status, contact = JsonClient(stack.gateway_url).request(
             "POST", "/api/v1/contacts", {"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"})
         if status != 201:
             raise RuntimeError(f"creating the benchmark contact answered {status}: {contact}")
         contact_path = f"/api/v1/contacts/{contact['id']}"
         targets = {"ping": stack.gateway_url + "/api/v1/ping", "rpc_get": stack.gateway_url + contact_path,
-                   "naive_get": naive_url + contact_path}
+                   "naive_get": naive.url + contact_path}
         for url in targets.values():
             parsed = urllib.parse.urlsplit(url)
             _expect_200(f"{parsed.scheme}://{parsed.netloc}", parsed.path)
         print("throughput:", flush=True)
-        results = measure_throughput(generator, settings, targets)
+        results, cpu_use = measure_throughput(generator, settings, targets, cpu_groups(stack, naive))
         print(f"freshness: {settings.freshness_writes} writes ...", flush=True)
         freshness = measure_freshness(stack.gateway_url, settings.freshness_writes)
     return {
@@ -333,6 +347,7 @@ def run(settings: Settings) -> dict:
                      "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
                      "freshness_writes": settings.freshness_writes},
         "throughput": {name: result.to_dict() for name, result in results.items()},
+        "cpu": cpu_use,
         "freshness": freshness,
         "checks": checks(results, freshness),
     }
@@ -350,7 +365,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted; platform stopped", file=sys.stderr)
         return 130
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure of the harness itself ends in a traceback and exit 1
         traceback.print_exc()
         print(f"benchmark harness failed; logs in {os.path.join(STACK_DIR, 'log')}", file=sys.stderr)
         return 1

@@ -114,3 +114,26 @@ def test_search_needs_a_query(api):
 def test_a_bad_if_match_is_a_412(api):
     contact = api.create("/contacts", {"first_name": "Etag"})
     _problem(api.patch(f"/contacts/{contact['id']}", {"first_name": "B"}, headers={"If-Match": '"abc"'}), 412)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/tickets", {"subject": "S", "contact_id": "x", "priority": None}),
+    ("/tickets", {"subject": "S", "contact_id": "x", "kind": None}),
+    ("/contacts", {"first_name": "A", "tags": None}),
+    ("/contacts", {"first_name": "A", "lifecycle_stage": None}),
+])
+def test_null_is_refused_for_fields_that_have_defaults(api, path, body):
+    field = next(k for k, v in body.items() if v is None)
+    body_ = _problem(api.post(path, body), 422)
+    assert body_["errors"] == [{"field": field, "message": "must not be null"}]
+
+
+def test_a_stale_if_match_fails_even_when_nothing_would_change(api):
+    contact = api.create("/contacts", {"first_name": "Same"})
+    api.patch(f"/contacts/{contact['id']}", {"first_name": "Other"})
+    _problem(api.patch(f"/contacts/{contact['id']}", {"first_name": "Other"}, headers={"If-Match": '"1"'}), 412)
+
+
+def test_dead_letter_listing_checks_its_parameters(api):
+    _problem(api.get("/dead-letters/search", params={"limit": "abc"}), 400)
+    _problem(api.get("/dead-letters/nonexistent"), 404)

@@ -28,3 +28,20 @@ def test_a_stopped_service_gives_503_and_recovers(api, stack):
     assert "Never written" not in titles
     assert api.post("/deals", {"title": "Written", "amount": "5.00", "currency": "CNY",
                                "contact_id": contact["id"]}).status_code == 201
+
+
+CONTACTS = next(s for s in SERVICES if s.name == "contacts")
+
+
+def test_a_write_that_needs_a_stopped_service_fails_cleanly_and_never_lands_later(api, stack):
+    contact = api.create("/contacts", {"first_name": "Depends", "last_name": "On Contacts"})
+    stack.stop(CONTACTS)
+    try:
+        response = api.post("/tickets", {"subject": "Ghost ticket", "contact_id": contact["id"]})
+        assert response.status_code == 503, response.text
+    finally:
+        stack.start(CONTACTS)
+        stack.wait_ready([CONTACTS])
+    time.sleep(2)
+    subjects = [t["subject"] for t in api.get("/tickets", params={"contact_id": contact["id"]}).json()["data"]]
+    assert "Ghost ticket" not in subjects

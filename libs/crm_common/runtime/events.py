@@ -19,6 +19,7 @@ from ..config import float_setting, int_setting
 from ..envelope import parse_event
 from ..errors import NotFound, ValidationFailed
 from ..ids import utc_now
+from ..listing import parse_limit
 from ..logs import set_request_id
 from ..metrics import DEAD_LETTERS, EVENTS_DEAD_LETTERED, EVENTS_FAILED, EVENTS_HANDLED
 from ..store import FAILED_EVENTS, PROCESSED_EVENTS, DocumentStore
@@ -147,18 +148,16 @@ class ReliableEventHandler(EventHandler):
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         service = self.container.service_name
+        unrecorded = None  # a failure we could not write down: requeue the message, never ack it
         if exc_info is None:
             EVENTS_HANDLED.labels(service, self.method_name).inc()
         else:
             try:
                 record_failure(self.store.document_store(), service, self.method_name, message.payload, exc_info[1])
-                exc_info_for_ack = None
             except Exception:
                 log.exception("could not record a failed event; requeueing it")
-                exc_info_for_ack = exc_info
-            self.handle_message_processed(message, result, exc_info_for_ack)
-            return result, exc_info
-        self.handle_message_processed(message, result, None)
+                unrecorded = exc_info
+        self.handle_message_processed(message, result, unrecorded)
         return result, exc_info
 
 
@@ -200,7 +199,7 @@ class DeadLetterRpc:
     @rpc
     def list_dead_letters(self, limit: int = 50, cursor: str | None = None) -> dict:
         page = self.store[FAILED_EVENTS].find({"status": "dead"}, [("last_failed_at", -1)],
-                                              min(max(int(limit), 1), 200), cursor)
+                                              parse_limit(limit), cursor or None)
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     @rpc

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 POLL_SECONDS = 1.0
 SENT_RETENTION_SECONDS = 3600
+UNROUTABLE_RETRY_SECONDS = 30
 
 
 class OutboxRelayExtension(SharedExtension):
@@ -27,6 +28,7 @@ class OutboxRelayExtension(SharedExtension):
         self._wake = threading.Event()
         self._running = False
         self._last_prune = 0.0
+        self._last_release = time.time()
         self.publisher = Publisher(self.container.config[AMQP_URI_CONFIG_KEY], use_confirms=True,
                                    mandatory=True, serializer="json")
 
@@ -58,26 +60,43 @@ class OutboxRelayExtension(SharedExtension):
                 self._wake.wait(POLL_SECONDS)
 
     def flush(self) -> int:
-        """Publish pending events in creation order; stop at the first failure to keep order."""
+        """Publish pending events in creation order. An event no queue takes yet is held back as
+        `unroutable`, with every later event of the same record, so per-record order survives."""
         outbox = self.store.document_store()[OUTBOX]
+        self._release_unroutable(outbox)
         rows = outbox.find({"status": "pending"}, [("id", 1)], limit=BATCH).items
         service = self.container.service_name
+        held = {row.get("record") for row in outbox.find({"status": "unroutable"}, [("id", 1)], limit=1000).items}
         for row in rows:
             event = row["event"]
+            if row.get("record") in held:
+                outbox.replace({**row, "status": "unroutable"})
+                continue
+            exchange = get_event_exchange(event["source"], self.container.config)
             try:
-                self.publisher.publish(
-                    event, exchange=get_event_exchange(event["source"], self.container.config), routing_key=event["event_type"],
-                    headers={"nameko.request_id": event.get("correlation_id") or ""})
+                self.publisher.publish(event, exchange=exchange, declare=[exchange], routing_key=event["event_type"],
+                                       headers={"nameko.request_id": event.get("correlation_id") or ""})
             except UndeliverableMessage:
-                # No queue is bound yet (no consumer has ever started): keep it for later.
-                log.warning("event %s has no consumer queue yet; kept in the outbox", event["event_type"],
+                # No queue is bound for it yet (its consumer has never started): keep it.
+                log.warning("no consumer queue for %s yet; held in the outbox", event["event_type"],
                             extra={"event_id": event["event_id"], "event_type": event["event_type"]})
-                break
+                held.add(row.get("record"))
+                outbox.replace({**row, "status": "unroutable"})
+                continue
             outbox.replace({**row, "status": "sent", "sent_at": utc_now()})
             EVENTS_PUBLISHED.labels(service, event["event_type"]).inc()
-        OUTBOX_BACKLOG.labels(service).set(outbox.count({"status": "pending"}))
+        OUTBOX_BACKLOG.labels(service).set(outbox.count({"status": {"$in": ["pending", "unroutable"]}}))
         self._prune(outbox)
         return len(rows)
+
+    def _release_unroutable(self, outbox) -> None:
+        """Every UNROUTABLE_RETRY_SECONDS, put held events back in line, in their original order."""
+        now = time.time()
+        if now - self._last_release < UNROUTABLE_RETRY_SECONDS:
+            return
+        self._last_release = now
+        for row in outbox.find({"status": "unroutable"}, [("id", 1)], limit=1000).items:
+            outbox.replace({**row, "status": "pending"})
 
     def _prune(self, outbox) -> None:
         now = time.time()

@@ -88,12 +88,21 @@ class Transaction(ABC):
     def __getitem__(self, name: str) -> Collection: ...
 
     def emit(self, event: Event) -> None:
-        self[OUTBOX].insert({"id": event.event_id, "status": "pending", "event": event.as_dict()})
+        # `record` names the aggregate so the relay can keep each record's events in order.
+        record = f"{event.source}:{event.payload.get('id', '')}"
+        self[OUTBOX].insert({"id": event.event_id, "status": "pending", "record": record, "event": event.as_dict()})
 
 
 class DocumentStore(ABC):
-    @abstractmethod
-    def __getitem__(self, name: str) -> Collection: ...
+    """Adapters fill `_collections` with one Collection per declared spec."""
+
+    _collections: dict[str, Collection]
+
+    def __getitem__(self, name: str) -> Collection:
+        try:
+            return self._collections[name]
+        except KeyError:
+            raise KeyError(f"collection {name!r} was not declared") from None
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Transaction]: ...

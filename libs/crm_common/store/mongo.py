@@ -290,12 +290,6 @@ class MongoStore(DocumentStore):
         tx = getattr(self._local, "tx", None)
         return tx.session if tx is not None else None
 
-    def __getitem__(self, name: str) -> MongoCollection:
-        try:
-            return self._collections[name]
-        except KeyError:
-            raise KeyError(f"collection {name!r} was not declared") from None
-
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         outer = getattr(self._local, "tx", None)

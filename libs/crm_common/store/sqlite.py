@@ -215,12 +215,6 @@ class SqliteStore(DocumentStore):
                 # Disk full, read-only file, locked database: the service cannot serve right now.
                 raise ServiceUnavailable(f"store unavailable: {exc}") from None
 
-    def __getitem__(self, name: str) -> SqliteCollection:
-        try:
-            return self._collections[name]
-        except KeyError:
-            raise KeyError(f"collection {name!r} was not declared") from None
-
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self._lock:

@@ -12,9 +12,10 @@ COMPANY_FIELDS = {
     "industry": Field("text", max_length=100),
     "size": Field("text", max_length=50),
     "owner_id": Field("id", max_length=64),
-    "custom_fields": Field("object"),
+    "custom_fields": Field("object", nullable=False),
 }
 
+# owner_id null puts a customer in the shared pool; fields with defaults refuse null.
 CONTACT_FIELDS = {
     "first_name": Field("text", max_length=100),
     "last_name": Field("text", max_length=100),
@@ -22,9 +23,9 @@ CONTACT_FIELDS = {
     "phone": Field("phone", max_length=40),
     "company_id": Field("id", max_length=64),
     "owner_id": Field("id", max_length=64),
-    "lifecycle_stage": Field("choice", choices=LIFECYCLE_STAGES),
-    "tags": Field("tags"),
-    "custom_fields": Field("object"),
+    "lifecycle_stage": Field("choice", choices=LIFECYCLE_STAGES, nullable=False),
+    "tags": Field("tags", nullable=False),
+    "custom_fields": Field("object", nullable=False),
 }
 
 CONTACT_FILTERABLE = ("first_name", "last_name", "email", "phone", "company_id", "owner_id",

@@ -1,6 +1,6 @@
 """The contacts nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
 from crm_common.envelope import new_event
-from crm_common.errors import NotFound, ValidationFailed
+from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query, parse_limit
 from crm_common.runtime.base import ServiceBase
@@ -91,6 +91,8 @@ class ContactsService(ServiceBase):
             current = tx[CONTACTS].get(contact_id)
             if current is None:
                 raise NotFound(f"contact {contact_id} not found")
+            if expected_version is not None and current["version"] != expected_version:
+                raise PreconditionFailed(f"contact {contact_id} is at version {current['version']}")
             self._check_company(tx, changes.get("company_id"))
             updated, changed = domain.apply_contact_changes(current, changes, utc_now())
             if not changed:
@@ -117,8 +119,8 @@ class ContactsService(ServiceBase):
 
     @rpc
     def get_timeline(self, subject_type: str, subject_id: str, query: dict) -> dict:
-        collection = CONTACTS if subject_type == "contact" else COMPANIES
-        if self.store[collection].get(subject_id) is None:
+        collection = {"contact": CONTACTS, "company": COMPANIES}.get(subject_type)
+        if collection is None or self.store[collection].get(subject_id) is None:
             raise NotFound(f"{subject_type} {subject_id} not found")
         kinds = query.get("kind")
         flt: dict = {"subject_id": subject_id}

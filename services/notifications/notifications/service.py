@@ -27,13 +27,21 @@ class NotificationsService(ServiceBase):
         known = tx[CONTACT_OWNERS].get(contact_id)
         if known is None:
             raise domain.OwnerUnknown(f"owner of contact {contact_id} not known yet")
-        return known
+        return known  # a deleted contact has no owner: nobody is notified
+
+    def _remember_owner(self, tx, contact: dict, deleted: bool = False) -> None:
+        """Keep the newest known owner per contact; an older event never rolls it back."""
+        known = tx[CONTACT_OWNERS].get(contact["id"])
+        if known is not None and known["source_version"] >= contact["version"]:
+            return
+        tx[CONTACT_OWNERS].put({"id": contact["id"], "owner_id": None if deleted else contact.get("owner_id"),
+                                "name": contact.get("display_name") or contact["id"], "deleted": deleted,
+                                "source_version": contact["version"]})
 
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:
         contact = event.payload
-        tx[CONTACT_OWNERS].put({"id": contact["id"], "owner_id": contact.get("owner_id"),
-                                "name": contact["display_name"]})
+        self._remember_owner(tx, contact)
         if contact.get("owner_id") and contact["owner_id"] != event.actor:
             tx[NOTIFICATIONS].put(domain.in_app(
                 contact["owner_id"], event.event_id, "New customer assigned to you",
@@ -41,13 +49,11 @@ class NotificationsService(ServiceBase):
 
     @handle_event("contacts", "contact_updated")
     def on_contact_updated(self, tx, event) -> None:
-        contact = event.payload
-        tx[CONTACT_OWNERS].put({"id": contact["id"], "owner_id": contact.get("owner_id"),
-                                "name": contact["display_name"]})
+        self._remember_owner(tx, event.payload)
 
     @handle_event("contacts", "contact_deleted")
     def on_contact_deleted(self, tx, event) -> None:
-        tx[CONTACT_OWNERS].delete(event.payload["id"])
+        self._remember_owner(tx, event.payload, deleted=True)
 
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
@@ -60,6 +66,8 @@ class NotificationsService(ServiceBase):
 
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
+        # Unlike a deal, a ticket usually comes from the customer: the owner hears of it even
+        # when they logged it themselves, so the inbox lists every open service issue.
         ticket = event.payload
         owner = self._owner(tx, ticket["contact_id"])
         if owner["owner_id"]:

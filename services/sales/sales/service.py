@@ -4,9 +4,10 @@ from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
+from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 
 from . import domain, events, schemas
 from .store import DEALS, PIPELINES, SPECS
@@ -15,7 +16,7 @@ from .store import DEALS, PIPELINES, SPECS
 class SalesService(ServiceBase):
     name = "sales"
     store = Store(SPECS)
-    contacts = RpcProxy("contacts")
+    contacts = ServiceRpc("contacts")
 
     def _pipeline(self, pipeline_id: str) -> dict | None:
         pipeline = self.store[PIPELINES].get(pipeline_id)

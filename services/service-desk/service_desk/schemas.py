@@ -9,10 +9,10 @@ CHANNELS = ("email", "phone", "chat", "web", "social", "visit")
 
 TICKET_FIELDS = {
     "subject": Field("text", required=True),
-    "description": Field("text", max_length=20000),
-    "kind": Field("choice", choices=KINDS),
-    "priority": Field("choice", choices=PRIORITIES),
-    "channel": Field("choice", choices=CHANNELS),
+    "description": Field("text", max_length=20000, nullable=False),
+    "kind": Field("choice", choices=KINDS, nullable=False),
+    "priority": Field("choice", choices=PRIORITIES, nullable=False),
+    "channel": Field("choice", choices=CHANNELS, nullable=False),
     "contact_id": Field("id", required=True, max_length=64),
     "company_id": Field("id", max_length=64),
     "assignee_id": Field("id", max_length=64),
@@ -21,4 +21,4 @@ TICKET_FIELDS = {
 
 TICKET_FILTERABLE = ("kind", "priority", "status", "contact_id", "company_id", "assignee_id", "team_id",
                      "breached", "created_at")
-TICKET_SORTABLE = ("created_at", "updated_at", "priority")
+TICKET_SORTABLE = ("created_at", "updated_at")

@@ -5,9 +5,10 @@ from crm_common.envelope import new_event
 from crm_common.errors import NotFound, ValidationFailed
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
+from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 
 from . import domain, events, schemas
 from .store import SPECS, TICKETS
@@ -16,7 +17,7 @@ from .store import SPECS, TICKETS
 class ServiceDeskService(ServiceBase):
     name = "service_desk"
     store = Store(SPECS)
-    contacts = RpcProxy("contacts")
+    contacts = ServiceRpc("contacts")
 
     @rpc
     def create_ticket(self, data: dict) -> dict:
