@@ -148,7 +148,8 @@ class PythonGenerator:
         shares = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
-        # Every connection starts and stops on the same clock (CLOCK_MONOTONIC is system-wide).
+        # Every connection starts and stops on the same clock (CLOCK_MONOTONIC is system-wide); the lead-in
+        # lets every process and thread be ready by start_at.
         start_at = time.monotonic() + 0.2
         stop_at = start_at + seconds
         workers = [context.Process(target=_process_main, daemon=True,

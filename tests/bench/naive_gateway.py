@@ -1,4 +1,5 @@
-"""The naive gateway the benchmark compares against: one nameko ClusterRpcProxy per request thread."""
+"""The naive gateways the benchmark compares against: nameko's standalone ClusterRpcProxy kept per
+request thread, and opened per request (what a thread-per-request server such as werkzeug's gives)."""
 import os
 import threading
 import uuid
@@ -21,8 +22,7 @@ def _thread_proxy() -> tuple[ClusterProxy, dict]:
         # nameko fixes context_data when the proxy is built and keeps this very dict, so updating it
         # before each call sends that request's caller and request id.
         context: dict = {}
-        config = {"AMQP_URI": os.environ.get("AMQP_URI", DEFAULT_AMQP_URI), "serializer": "json"}
-        _local.proxy = ClusterRpcProxy(config, context_data=context, timeout=RPC_TIMEOUT_SECONDS).start()
+        _local.proxy = ClusterRpcProxy(_config(), context_data=context, timeout=RPC_TIMEOUT_SECONDS).start()
         _local.context = context
     return _local.proxy, _local.context
 
@@ -37,13 +37,28 @@ def create_app() -> Flask:
     @app.get("/api/v1/contacts/<contact_id>")
     def get_contact(contact_id: str):
         proxy, context = _thread_proxy()
-        request_id = uuid.uuid4().hex
-        context["caller"] = Caller(DEVELOPMENT_ADMIN, ("admin",), (), request_id).to_header()
-        context["request_id"] = request_id
-        try:
-            contact = proxy.contacts.get_contact(contact_id=contact_id)
-        except RemoteError as exc:
-            return jsonify(error=exc.exc_type, detail=str(exc.value)), 404 if exc.exc_type == "NotFound" else 502
-        return jsonify(contact)
+        context.update(_context())
+        return _answer(lambda: proxy.contacts.get_contact(contact_id=contact_id))
+
+    @app.get("/per-request/api/v1/contacts/<contact_id>")
+    def get_contact_with_a_new_proxy(contact_id: str):
+        with ClusterRpcProxy(_config(), context_data=_context(), timeout=RPC_TIMEOUT_SECONDS) as proxy:
+            return _answer(lambda: proxy.contacts.get_contact(contact_id=contact_id))
 
     return app
+
+
+def _config() -> dict:
+    return {"AMQP_URI": os.environ.get("AMQP_URI", DEFAULT_AMQP_URI), "serializer": "json"}
+
+
+def _context() -> dict:
+    request_id = uuid.uuid4().hex
+    return {"caller": Caller(DEVELOPMENT_ADMIN, ("admin",), (), request_id).to_header(), "request_id": request_id}
+
+
+def _answer(call) -> Response:
+    try:
+        return jsonify(call())
+    except RemoteError as exc:
+        return jsonify(error=exc.exc_type, detail=str(exc.value)), 404 if exc.exc_type == "NotFound" else 502

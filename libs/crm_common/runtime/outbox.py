@@ -29,6 +29,7 @@ class OutboxRelayExtension(SharedExtension):
         self._running = False
         self._last_prune = 0.0
         self._last_release = time.time()
+        self._seen_emitted = 0
         self.publisher = Publisher(self.container.config[AMQP_URI_CONFIG_KEY], use_confirms=True,
                                    mandatory=True, serializer="json")
 
@@ -42,6 +43,13 @@ class OutboxRelayExtension(SharedExtension):
 
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_if_emitted(self) -> None:
+        """Called after every worker: reads must not cost the relay a query."""
+        emitted = self.store.document_store().emitted
+        if emitted != self._seen_emitted:
+            self._seen_emitted = emitted
+            self._wake.set()
 
     def _run(self) -> None:
         failures = 0
@@ -110,7 +118,7 @@ class OutboxRelayExtension(SharedExtension):
 
 
 class OutboxRelay(DependencyProvider):
-    """Declare on a service to run its relay; wakes it after every worker that may have written."""
+    """Declare on a service to run its relay; wakes it after every worker that wrote an event."""
 
     relay = OutboxRelayExtension()
 
@@ -118,4 +126,4 @@ class OutboxRelay(DependencyProvider):
         return self.relay
 
     def worker_teardown(self, worker_ctx) -> None:
-        self.relay.wake()
+        self.relay.wake_if_emitted()

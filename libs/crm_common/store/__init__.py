@@ -82,7 +82,10 @@ class Collection(ABC):
 
 
 class Transaction(ABC):
-    """One local transaction: document writes and outbox events commit together or not at all."""
+    """One local transaction: document writes and outbox events commit together or not at all.
+    Adapters set `_store` to the DocumentStore the transaction belongs to."""
+
+    _store: "DocumentStore"
 
     @abstractmethod
     def __getitem__(self, name: str) -> Collection: ...
@@ -91,12 +94,14 @@ class Transaction(ABC):
         # `record` names the aggregate so the relay can keep each record's events in order.
         record = f"{event.source}:{event.payload.get('id', '')}"
         self[OUTBOX].insert({"id": event.event_id, "status": "pending", "record": record, "event": event.as_dict()})
+        self._store.emitted += 1
 
 
 class DocumentStore(ABC):
     """Adapters fill `_collections` with one Collection per declared spec."""
 
     _collections: dict[str, Collection]
+    emitted = 0  # events this process wrote to the outbox: the relay wakes only when it grows
 
     def __getitem__(self, name: str) -> Collection:
         try:
