@@ -290,7 +290,7 @@ def render(report: dict) -> str:
         (f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
          f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up"),
         "",
-        f"{"endpoint":<52}{"req/s":>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+        f"{'endpoint':<52}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
     ]
     for name, row in report["throughput"].items():
         lines.append(f"{ROW_LABELS[name]:<52}{row['ok_rps']:>10.1f}{_fmt(row['p50_ms']):>10}"
