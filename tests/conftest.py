@@ -5,10 +5,10 @@ import pytest
 import requests
 
 from crm_common.config import DEFAULT_AMQP_URI
-from crm_common.devstack import Stack
+from crm_common.devstack import Stack, free_port_offset
 from crm_common.testing import private_vhost
 
-# Ports well away from `make run` (8000, 8101-8105), so the suite runs beside a running platform.
+# Ports away from `make run` (8000, 8101-8105), so the suite runs beside a running platform.
 TEST_PORT_OFFSET = 1100
 # Short retry and timeout settings keep reliability tests quick without changing any behaviour.
 TEST_SETTINGS = {"EVENT_RETRY_BASE_SECONDS": "0.2", "EVENT_RETRY_MAX_SECONDS": "1", "EVENT_MAX_ATTEMPTS": "3",
@@ -23,7 +23,7 @@ def amqp_uri():
 
 @pytest.fixture(scope="session")
 def stack(amqp_uri, tmp_path_factory):
-    platform = Stack(str(tmp_path_factory.mktemp("platform")), amqp_uri, port_offset=TEST_PORT_OFFSET,
+    platform = Stack(str(tmp_path_factory.mktemp("platform")), amqp_uri, port_offset=free_port_offset(TEST_PORT_OFFSET),
                      extra_env=TEST_SETTINGS)
     try:
         platform.up()

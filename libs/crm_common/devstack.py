@@ -40,6 +40,20 @@ SERVICES = (
 GATEWAY = Component("gateway", "gateway", "gateway.app:main_app()", 8000)
 
 
+def free_port_offset(start: int, step: int = 1000, tries: int = 20) -> int:
+    """The first offset from `start` at which every component's port is free on loopback, so two
+    test runs (two checkouts, say) never talk to each other's processes."""
+    for offset in range(start, start + step * tries, step):
+        try:
+            for component in (*SERVICES, GATEWAY):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", component.port + offset))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError(f"no free block of ports found from offset {start}")
+
+
 def amqp_answers(uri: str, timeout: float = 2.0) -> bool:
     parsed = urllib.parse.urlparse(uri)
     try:

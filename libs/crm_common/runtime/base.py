@@ -1,6 +1,8 @@
 """The base every CRM nameko service class derives from: shared dependencies and ops entrypoints."""
 from nameko.dependency_providers import Config
 
+from ..envelope import new_event
+from ..store import Transaction
 from .context import CallerContext, RpcMetrics
 from .events import DeadLetterRpc
 from .ops import OpsEndpoints
@@ -14,3 +16,8 @@ class ServiceBase(OpsEndpoints, DeadLetterRpc):
     caller = CallerContext()
     rpc_metrics = RpcMetrics()
     relay = OutboxRelay()
+
+    def emit(self, tx: Transaction, event_type: str, payload: dict) -> None:
+        """Write an event into the outbox of `tx`, from this service, on behalf of the caller."""
+        tx.emit(new_event(event_type, self.name, payload, actor=self.caller.user_id,
+                          correlation_id=self.caller.request_id))

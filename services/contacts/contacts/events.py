@@ -1,5 +1,4 @@
 """Events the contacts service publishes; payload is the record as stored (plus `changes` on update)."""
-SOURCE = "contacts"
 
 COMPANY_CREATED = "company_created"   # payload: the company
 CONTACT_CREATED = "contact_created"   # payload: the contact, with its computed display_name

@@ -1,5 +1,4 @@
 """The contacts nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
-from crm_common.envelope import new_event
 from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query, parse_limit
@@ -17,12 +16,8 @@ class ContactsService(ServiceBase):
     name = "contacts"
     store = Store(SPECS)
 
-    def _emit(self, tx, event_type: str, payload: dict) -> None:
-        tx.emit(new_event(event_type, events.SOURCE, payload, actor=self.caller.user_id,
-                          correlation_id=self.caller.request_id))
-
     def _own_entry(self, tx, subject_type: str, record: dict, summary: str, event_id_hint: str) -> None:
-        tx[TIMELINE].put(domain.timeline_entry(subject_type, record["id"], subject_type, events.SOURCE,
+        tx[TIMELINE].put(domain.timeline_entry(subject_type, record["id"], subject_type, self.name,
                                                summary, subject_type, record["id"], record["updated_at"],
                                                event_id_hint))
 
@@ -35,7 +30,7 @@ class ContactsService(ServiceBase):
         with self.store.transaction() as tx:
             stored = tx[COMPANIES].insert(company)
             self._own_entry(tx, "company", stored, f"Company {stored['name']} created", f"v{stored['version']}")
-            self._emit(tx, events.COMPANY_CREATED, stored)
+            self.emit(tx, events.COMPANY_CREATED, stored)
         return stored
 
     @rpc
@@ -68,7 +63,7 @@ class ContactsService(ServiceBase):
             self._check_company(tx, contact["company_id"])
             stored = tx[CONTACTS].insert(contact)
             self._own_entry(tx, "contact", stored, f"Contact {stored['display_name']} created", "v1")
-            self._emit(tx, events.CONTACT_CREATED, stored)
+            self.emit(tx, events.CONTACT_CREATED, stored)
         return stored
 
     @rpc
@@ -99,7 +94,7 @@ class ContactsService(ServiceBase):
                 return current
             stored = tx[CONTACTS].replace(updated, expected_version)
             self._own_entry(tx, "contact", stored, f"Changed {', '.join(changed)}", f"v{stored['version']}")
-            self._emit(tx, events.CONTACT_UPDATED, {**stored, "changes": changed})
+            self.emit(tx, events.CONTACT_UPDATED, {**stored, "changes": changed})
         return stored
 
     @rpc
@@ -112,7 +107,7 @@ class ContactsService(ServiceBase):
             # The timeline stays: a delete is a tombstone entry with who and when.
             tomb = {**current, "updated_at": utc_now()}
             self._own_entry(tx, "contact", tomb, f"Contact deleted by {self.caller.user_id}", "deleted")
-            self._emit(tx, events.CONTACT_DELETED, {"id": contact_id, "version": current["version"] + 1,
+            self.emit(tx, events.CONTACT_DELETED, {"id": contact_id, "version": current["version"] + 1,
                                                     "deleted_by": self.caller.user_id})
 
     # timeline

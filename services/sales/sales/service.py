@@ -1,5 +1,4 @@
 """The sales nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
-from crm_common.envelope import new_event
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
@@ -53,8 +52,7 @@ class SalesService(ServiceBase):
         deal = domain.new_deal(fields, pipeline, self.caller.user_id, utc_now())
         with self.store.transaction() as tx:
             stored = tx[DEALS].insert(deal)
-            tx.emit(new_event(events.DEAL_CREATED, events.SOURCE, stored, actor=self.caller.user_id,
-                              correlation_id=self.caller.request_id))
+            self.emit(tx, events.DEAL_CREATED, stored)
         return stored
 
     @rpc

@@ -1,7 +1,6 @@
 """The service-desk nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
 from datetime import datetime, timezone
 
-from crm_common.envelope import new_event
 from crm_common.errors import NotFound, ValidationFailed
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
@@ -30,8 +29,7 @@ class ServiceDeskService(ServiceBase):
         ticket = domain.new_ticket(fields, self.caller.user_id, datetime.now(timezone.utc))
         with self.store.transaction() as tx:
             stored = tx[TICKETS].insert(ticket)
-            tx.emit(new_event(events.TICKET_CREATED, events.SOURCE, stored, actor=self.caller.user_id,
-                              correlation_id=self.caller.request_id))
+            self.emit(tx, events.TICKET_CREATED, stored)
         return stored
 
     @rpc
