@@ -1,6 +1,8 @@
 """Operations endpoints of the gateway: liveness, readiness and Prometheus metrics."""
+import os
+
 from flask import Blueprint, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 blueprint = Blueprint("ops", __name__)
 
@@ -19,4 +21,9 @@ def readyz():
 
 @blueprint.get("/metrics")
 def metrics():
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Under several gunicorn workers: aggregate every worker's samples, not just this one's.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
     return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -123,7 +123,8 @@ class Stack:
     def command(self, component: Component) -> list[str]:
         bin_dir = os.path.dirname(sys.executable)
         if component is GATEWAY:
-            return [os.path.join(bin_dir, "gunicorn"), "--bind", f"127.0.0.1:{self.port(GATEWAY)}",
+            return [os.path.join(bin_dir, "gunicorn"), "-c", "python:gateway.gunicorn_conf",
+                    "--bind", f"127.0.0.1:{self.port(GATEWAY)}",
                     "--worker-class", "gthread", "--workers", os.environ.get("GATEWAY_WORKERS", "2"),
                     "--threads", os.environ.get("GATEWAY_THREADS", "8"), "--graceful-timeout", "20",
                     component.target]
@@ -135,9 +136,12 @@ class Stack:
     def start(self, component: Component) -> int:
         for folder in (self.run_dir, self.log_dir, self.data_dir):
             os.makedirs(folder, exist_ok=True)
+        env = self.env()
+        if component is GATEWAY:
+            env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(self.run_dir, "gateway-metrics")
         log = open(os.path.join(self.log_dir, f"{component.name}.log"), "ab")
         process = subprocess.Popen(self.command(component), cwd=os.path.join(ROOT, component.folder),
-                                   env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         with open(self.pid_file(component), "w") as fh:
             fh.write(str(process.pid))

@@ -43,7 +43,7 @@ class OpsEndpoints:
 
     @http("GET", "/metrics")
     def metrics(self, request):
-        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest()
+        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest().decode()
 
     def ready_checks(self) -> dict:
         return {"store": self.store}
