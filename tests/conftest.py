@@ -1,4 +1,5 @@
 """Cross-service fixtures: the whole platform on a real RabbitMQ, in a vhost of its own."""
+
 import os
 
 import pytest
@@ -11,8 +12,13 @@ from crm_common.testing import private_vhost
 # Ports away from `make run` (8000, 8101-8105), so the suite runs beside a running platform.
 TEST_PORT_OFFSET = 1100
 # Short retry and timeout settings keep reliability tests quick without changing any behaviour.
-TEST_SETTINGS = {"EVENT_RETRY_BASE_SECONDS": "0.2", "EVENT_RETRY_MAX_SECONDS": "1", "EVENT_MAX_ATTEMPTS": "3",
-                 "GATEWAY_RPC_TIMEOUT_SECONDS": "3", "RPC_CALL_TIMEOUT_SECONDS": "2"}
+TEST_SETTINGS = {
+    "EVENT_RETRY_BASE_SECONDS": "0.2",
+    "EVENT_RETRY_MAX_SECONDS": "1",
+    "EVENT_MAX_ATTEMPTS": "3",
+    "GATEWAY_RPC_TIMEOUT_SECONDS": "3",
+    "RPC_CALL_TIMEOUT_SECONDS": "2",
+}
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +29,12 @@ def amqp_uri():
 
 @pytest.fixture(scope="session")
 def stack(amqp_uri, tmp_path_factory):
-    platform = Stack(str(tmp_path_factory.mktemp("platform")), amqp_uri, port_offset=free_port_offset(TEST_PORT_OFFSET),
-                     extra_env=TEST_SETTINGS)
+    platform = Stack(
+        str(tmp_path_factory.mktemp("platform")),
+        amqp_uri,
+        port_offset=free_port_offset(TEST_PORT_OFFSET),
+        extra_env=TEST_SETTINGS,
+    )
     try:
         platform.up()
         yield platform

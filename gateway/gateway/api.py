@@ -1,4 +1,5 @@
 """The /api/v1 routes: each one authenticates, then calls the owning service over RPC."""
+
 import json
 from typing import Any
 
@@ -103,8 +104,11 @@ for _path, (_service, _noun) in RESOURCES.items():
 
 @blueprint.patch("/contacts/<resource_id>")
 def update_contact(resource_id: str):
-    return single(call("contacts", "update_contact", contact_id=resource_id, data=json_body(),
-                       expected_version=expected_version()))
+    return single(
+        call(
+            "contacts", "update_contact", contact_id=resource_id, data=json_body(), expected_version=expected_version()
+        )
+    )
 
 
 @blueprint.delete("/contacts/<resource_id>")
@@ -115,14 +119,16 @@ def delete_contact(resource_id: str):
 
 @blueprint.get("/contacts/<resource_id>/timeline")
 def contact_timeline(resource_id: str):
-    return collection(call("contacts", "get_timeline", subject_type="contact", subject_id=resource_id,
-                           query=request.args.to_dict()))
+    return collection(
+        call("contacts", "get_timeline", subject_type="contact", subject_id=resource_id, query=request.args.to_dict())
+    )
 
 
 @blueprint.get("/companies/<resource_id>/timeline")
 def company_timeline(resource_id: str):
-    return collection(call("contacts", "get_timeline", subject_type="company", subject_id=resource_id,
-                           query=request.args.to_dict()))
+    return collection(
+        call("contacts", "get_timeline", subject_type="company", subject_id=resource_id, query=request.args.to_dict())
+    )
 
 
 @blueprint.get("/pipelines")
@@ -149,8 +155,9 @@ def search():
 def list_dead_letters(service: str):
     if service not in SERVICES_WITH_DEAD_LETTERS:
         raise NotFound(f"no service named {service}")
-    return collection(call(service, "list_dead_letters", limit=request.args.get("limit", 50),
-                           cursor=request.args.get("cursor")))
+    return collection(
+        call(service, "list_dead_letters", limit=request.args.get("limit", 50), cursor=request.args.get("cursor"))
+    )
 
 
 @blueprint.post("/dead-letters/<service>/<failure_id>/replay")

@@ -1,4 +1,5 @@
 """The gateway's Flask app factory: request ids, size limits, metrics, errors and the API routes."""
+
 import logging
 import os
 import re
@@ -16,8 +17,12 @@ from . import api, ops, problems
 from .rpc import RpcPool
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-HTTP_LATENCY = Histogram("crm_http_request_duration_seconds", "Gateway request latency",
-                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
+HTTP_LATENCY = Histogram(
+    "crm_http_request_duration_seconds",
+    "Gateway request latency",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
+)
 HTTP_REQUESTS = Counter("crm_http_requests_total", "Gateway requests", ["method", "route", "status"])
 
 log = logging.getLogger("gateway.access")
@@ -28,9 +33,11 @@ def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
     app.config["ACCESS_LOG"] = bool(os.environ.get("GATEWAY_ACCESS_LOG"))
     app.json.sort_keys = False
-    app.extensions["rpc"] = rpc or RpcPool(os.environ.get("AMQP_URI", DEFAULT_AMQP_URI),
-                                           size=int_setting("GATEWAY_RPC_CONNECTIONS", 2),
-                                           timeout=float_setting("GATEWAY_RPC_TIMEOUT_SECONDS", 10.0))
+    app.extensions["rpc"] = rpc or RpcPool(
+        os.environ.get("AMQP_URI", DEFAULT_AMQP_URI),
+        size=int_setting("GATEWAY_RPC_CONNECTIONS", 2),
+        timeout=float_setting("GATEWAY_RPC_TIMEOUT_SECONDS", 10.0),
+    )
 
     @app.before_request
     def start_request() -> None:
@@ -47,9 +54,12 @@ def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None)
         HTTP_LATENCY.labels(request.method, route, response.status_code).observe(elapsed)
         HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
         if response.status_code >= 500 or app.config.get("ACCESS_LOG"):
-            log.info("%s %s", request.method, request.path,
-                     extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-                            "path": request.path})
+            log.info(
+                "%s %s",
+                request.method,
+                request.path,
+                extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2), "path": request.path},
+            )
         return response
 
     @app.teardown_request

@@ -3,6 +3,7 @@
 Identity, tokens and API keys are not built yet: until they are, every request acts as the
 development administrator below. Nothing here may be deployed beyond a laptop.
 """
+
 from flask import g
 
 from crm_common.caller import Caller

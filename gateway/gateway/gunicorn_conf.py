@@ -3,6 +3,7 @@
 Several worker processes serve the API; Prometheus' multiprocess mode lets one scrape see all of
 them. Set PROMETHEUS_MULTIPROC_DIR to a writable folder; it is emptied whenever the server starts.
 """
+
 import os
 import shutil
 

@@ -1,4 +1,5 @@
 """Operations endpoints of the gateway: liveness, readiness and Prometheus metrics."""
+
 import os
 
 from flask import Blueprint, current_app, jsonify

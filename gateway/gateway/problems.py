@@ -1,4 +1,5 @@
 """RFC 9457 problem+json responses for every error the gateway returns."""
+
 import logging
 
 from flask import Response, json, request
@@ -14,8 +15,14 @@ PROBLEM_TYPE_BASE = "https://crm.example/problems/"
 
 
 def problem_response(status: int, title: str, detail: str = "", headers: dict | None = None, **extra) -> Response:
-    body = {"type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"), "title": title, "status": status,
-            "detail": detail, "instance": request.path, **extra}
+    body = {
+        "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value

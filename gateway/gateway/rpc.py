@@ -4,6 +4,7 @@ Each client owns one AMQP connection, one exclusive reply queue and one I/O thre
 request threads share it, matched to replies by correlation id. This avoids the naive pattern of a
 standalone nameko proxy per thread (a connection and a reply queue each) that caps throughput.
 """
+
 import itertools
 import json
 import logging
@@ -77,8 +78,9 @@ class RpcClient:
         connection = pika.BlockingConnection(self._params)
         channel = connection.channel()
         channel.exchange_declare(RPC_EXCHANGE, "topic", durable=True)
-        queue = channel.queue_declare(f"rpc.reply-{self._name}-{uuid.uuid4().hex}", exclusive=True,
-                                      auto_delete=True).method.queue
+        queue = channel.queue_declare(
+            f"rpc.reply-{self._name}-{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+        ).method.queue
         channel.queue_bind(queue, RPC_EXCHANGE, routing_key=queue)
         channel.basic_consume(queue, self._on_reply, auto_ack=True)
         channel.add_on_return_callback(self._on_return)
@@ -117,8 +119,7 @@ class RpcClient:
 
     def _on_return(self, channel, method, properties, body: bytes) -> None:
         service = method.routing_key.split(".", 1)[0]
-        self._resolve(properties.correlation_id,
-                      failure=ServiceUnavailable(f"the {service} service is not running"))
+        self._resolve(properties.correlation_id, failure=ServiceUnavailable(f"the {service} service is not running"))
 
     def call(self, service: str, method: str, kwargs: dict, caller: Caller, timeout: float) -> Any:
         if not self._connected.wait(timeout=min(timeout, 2.0)):
@@ -128,18 +129,25 @@ class RpcClient:
         with self._lock:
             self._pending[correlation_id] = call
         properties = pika.BasicProperties(
-            reply_to=self._reply_queue, correlation_id=correlation_id, content_type="application/json",
+            reply_to=self._reply_queue,
+            correlation_id=correlation_id,
+            content_type="application/json",
             content_encoding="utf-8",
             # A request the gateway gave up on must not run later: it expires with the timeout.
             expiration=str(int(timeout * 1000)),
-            headers={"nameko.request_id": caller.request_id or "", "nameko.caller": caller.to_header(),
-                     "nameko.call_id_stack": [f"gateway.{correlation_id}"]})
+            headers={
+                "nameko.request_id": caller.request_id or "",
+                "nameko.caller": caller.to_header(),
+                "nameko.call_id_stack": [f"gateway.{correlation_id}"],
+            },
+        )
         body = json.dumps({"args": [], "kwargs": kwargs}, separators=(",", ":"))
         routing_key = f"{service}.{method}"
         try:
             connection = self._connection
             connection.add_callback_threadsafe(
-                lambda: self._channel.basic_publish(RPC_EXCHANGE, routing_key, body, properties, mandatory=True))
+                lambda: self._channel.basic_publish(RPC_EXCHANGE, routing_key, body, properties, mandatory=True)
+            )
         except (AttributeError, AMQPError):
             self._resolve(correlation_id, failure=ServiceUnavailable("the message broker is unreachable"))
         if not call.done.wait(timeout):

@@ -1,4 +1,5 @@
 """Gateway test fixtures: a private vhost on the local RabbitMQ node."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """The gateway's pooled RPC client against a real RabbitMQ: fast failures, timeouts, typed errors."""
+
 import json
 import threading
 import time
@@ -34,13 +35,17 @@ class FakeService:
         channel.queue_bind(queue, RPC_EXCHANGE, routing_key=f"{self.name}.*")
 
         def on_request(ch, method, properties, body):
-            self.seen.append({"routing_key": method.routing_key, "body": json.loads(body),
-                              "headers": properties.headers})
+            self.seen.append(
+                {"routing_key": method.routing_key, "body": json.loads(body), "headers": properties.headers}
+            )
             answer = self.reply(json.loads(body))
             if answer is not None:
-                ch.basic_publish(RPC_EXCHANGE, properties.reply_to, json.dumps(answer),
-                                 pika.BasicProperties(correlation_id=properties.correlation_id,
-                                                      content_type="application/json"))
+                ch.basic_publish(
+                    RPC_EXCHANGE,
+                    properties.reply_to,
+                    json.dumps(answer),
+                    pika.BasicProperties(correlation_id=properties.correlation_id, content_type="application/json"),
+                )
 
         channel.basic_consume(queue, on_request, auto_ack=True)
         self._ready.set()
@@ -102,22 +107,43 @@ def test_the_caller_context_and_request_id_travel_as_nameko_headers(pool, servic
 
 
 def test_typed_errors_are_raised_as_themselves(pool, service):
-    fake = service(lambda body: {"result": None, "error": {
-        "exc_type": "ValidationFailed", "exc_path": "crm_common.errors.ValidationFailed",
-        "exc_args": ["bad", [{"field": "email", "message": "must be an email address"}]], "value": "bad"}})
+    fake = service(
+        lambda body: {
+            "result": None,
+            "error": {
+                "exc_type": "ValidationFailed",
+                "exc_path": "crm_common.errors.ValidationFailed",
+                "exc_args": ["bad", [{"field": "email", "message": "must be an email address"}]],
+                "value": "bad",
+            },
+        }
+    )
     with pytest.raises(ValidationFailed) as caught:
         pool.call(fake.name, "create", CALLER)
     assert caught.value.errors == [{"field": "email", "message": "must be an email address"}]
 
-    missing = service(lambda body: {"result": None, "error": {
-        "exc_type": "NotFound", "exc_path": "crm_common.errors.NotFound", "exc_args": ["gone"], "value": "gone"}})
+    missing = service(
+        lambda body: {
+            "result": None,
+            "error": {
+                "exc_type": "NotFound",
+                "exc_path": "crm_common.errors.NotFound",
+                "exc_args": ["gone"],
+                "value": "gone",
+            },
+        }
+    )
     with pytest.raises(NotFound):
         pool.call(missing.name, "get", CALLER)
 
 
 def test_an_unexpected_remote_exception_is_not_passed_off_as_a_client_error(pool, service):
-    fake = service(lambda body: {"result": None, "error": {
-        "exc_type": "KeyError", "exc_path": "builtins.KeyError", "exc_args": ["x"], "value": "'x'"}})
+    fake = service(
+        lambda body: {
+            "result": None,
+            "error": {"exc_type": "KeyError", "exc_path": "builtins.KeyError", "exc_args": ["x"], "value": "'x'"},
+        }
+    )
     with pytest.raises(RemoteFailure):
         pool.call(fake.name, "boom", CALLER)
 

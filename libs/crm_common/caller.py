@@ -1,6 +1,7 @@
 """The caller context the gateway passes with every RPC call: who is asking, and for which request."""
+
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SYSTEM_USER = "system"
 
@@ -16,8 +17,9 @@ class Caller:
         return role in self.roles
 
     def to_header(self) -> str:
-        return json.dumps({"user_id": self.user_id, "roles": list(self.roles),
-                           "team_ids": list(self.team_ids)}, separators=(",", ":"))
+        return json.dumps(
+            {"user_id": self.user_id, "roles": list(self.roles), "team_ids": list(self.team_ids)}, separators=(",", ":")
+        )
 
     @classmethod
     def from_context(cls, context_data: dict) -> "Caller":
@@ -27,5 +29,4 @@ class Caller:
         if not raw:
             return cls(SYSTEM_USER, ("system",), (), request_id)
         data = json.loads(raw)
-        return cls(data["user_id"], tuple(data.get("roles", ())), tuple(data.get("team_ids", ())),
-                   request_id)
+        return cls(data["user_id"], tuple(data.get("roles", ())), tuple(data.get("team_ids", ())), request_id)

@@ -1,4 +1,5 @@
 """Settings read from the environment, failing fast with a clear message when one is wrong."""
+
 import os
 import urllib.parse
 

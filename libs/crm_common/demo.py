@@ -1,5 +1,6 @@
 """Loads a realistic demo data set through the gateway, once: companies, contacts with Chinese and
 Western names, deals and tickets. `python -m crm_common.demo [gateway-url]`."""
+
 import json
 import random
 import sys
@@ -7,34 +8,129 @@ import urllib.error
 import urllib.request
 
 COMPANIES = [
-    ("上海远景科技有限公司", "software", "201-500"), ("北京华信咨询有限公司", "consulting", "51-200"),
-    ("深圳前海物流集团", "logistics", "1000+"), ("杭州绿源食品有限公司", "food", "51-200"),
-    ("广州南方医疗器械", "healthcare", "201-500"), ("成都天府文化传媒", "media", "11-50"),
-    ("Northwind Traders", "retail", "201-500"), ("Contoso Manufacturing", "manufacturing", "1000+"),
-    ("Fabrikam Financial", "finance", "501-1000"), ("Tailspin Toys", "retail", "11-50"),
-    ("Adventure Works Cycles", "manufacturing", "201-500"), ("Litware Analytics", "software", "51-200"),
+    ("上海远景科技有限公司", "software", "201-500"),
+    ("北京华信咨询有限公司", "consulting", "51-200"),
+    ("深圳前海物流集团", "logistics", "1000+"),
+    ("杭州绿源食品有限公司", "food", "51-200"),
+    ("广州南方医疗器械", "healthcare", "201-500"),
+    ("成都天府文化传媒", "media", "11-50"),
+    ("Northwind Traders", "retail", "201-500"),
+    ("Contoso Manufacturing", "manufacturing", "1000+"),
+    ("Fabrikam Financial", "finance", "501-1000"),
+    ("Tailspin Toys", "retail", "11-50"),
+    ("Adventure Works Cycles", "manufacturing", "201-500"),
+    ("Litware Analytics", "software", "51-200"),
 ]
 CHINESE_FAMILY = ["张", "王", "李", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"]
-CHINESE_GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超",
-                 "秀英", "建华", "志强", "晓东", "海燕", "国庆", "丽娟", "伟明"]
-WESTERN_FIRST = ["Alice", "James", "Maria", "Robert", "Linda", "Michael", "Sarah", "David", "Emma", "Daniel",
-                 "Olivia", "Thomas", "Sophie", "Lucas", "Hannah", "Mark"]
-WESTERN_LAST = ["Johnson", "Smith", "Garcia", "Miller", "Davis", "Martinez", "Wilson", "Anderson", "Taylor",
-                "Moore", "Jackson", "Thompson", "White", "Harris", "Clark", "Lewis"]
-PINYIN = {"张": "zhang", "王": "wang", "李": "li", "刘": "liu", "陈": "chen", "杨": "yang", "黄": "huang", "赵": "zhao",
-          "吴": "wu", "周": "zhou", "徐": "xu", "孙": "sun", "马": "ma", "朱": "zhu", "胡": "hu", "郭": "guo"}
+CHINESE_GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "建华",
+    "志强",
+    "晓东",
+    "海燕",
+    "国庆",
+    "丽娟",
+    "伟明",
+]
+WESTERN_FIRST = [
+    "Alice",
+    "James",
+    "Maria",
+    "Robert",
+    "Linda",
+    "Michael",
+    "Sarah",
+    "David",
+    "Emma",
+    "Daniel",
+    "Olivia",
+    "Thomas",
+    "Sophie",
+    "Lucas",
+    "Hannah",
+    "Mark",
+]
+WESTERN_LAST = [
+    "Johnson",
+    "Smith",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Martinez",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+]
+PINYIN = {
+    "张": "zhang",
+    "王": "wang",
+    "李": "li",
+    "刘": "liu",
+    "陈": "chen",
+    "杨": "yang",
+    "黄": "huang",
+    "赵": "zhao",
+    "吴": "wu",
+    "周": "zhou",
+    "徐": "xu",
+    "孙": "sun",
+    "马": "ma",
+    "朱": "zhu",
+    "胡": "hu",
+    "郭": "guo",
+}
 STAGES = ["lead", "lead", "marketing_qualified", "sales_qualified", "opportunity", "customer", "customer", "loyal"]
-DEALS = ["ERP rollout", "CRM licences", "Annual support renewal", "Cloud migration", "Data platform pilot",
-         "Warehouse automation", "Training package", "Security audit"]
-TICKETS = [("Invoice missing for last order", "complaint"), ("Cannot log in to the portal", "incident"),
-           ("Request for a product demo", "request"), ("Delivery arrived damaged", "complaint"),
-           ("How do I export my data?", "inquiry"), ("发票抬头需要修改", "request"), ("系统登录失败", "incident")]
+DEALS = [
+    "ERP rollout",
+    "CRM licences",
+    "Annual support renewal",
+    "Cloud migration",
+    "Data platform pilot",
+    "Warehouse automation",
+    "Training package",
+    "Security audit",
+]
+TICKETS = [
+    ("Invoice missing for last order", "complaint"),
+    ("Cannot log in to the portal", "incident"),
+    ("Request for a product demo", "request"),
+    ("Delivery arrived damaged", "complaint"),
+    ("How do I export my data?", "inquiry"),
+    ("发票抬头需要修改", "request"),
+    ("系统登录失败", "incident"),
+]
 
 
 def _call(base: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(base + "/api/v1" + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json", "X-Request-ID": "demo-data"})
+    request = urllib.request.Request(
+        base + "/api/v1" + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", "X-Request-ID": "demo-data"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 
@@ -51,25 +147,54 @@ def load(base: str, seed: int = 7) -> dict:
         company = rng.choice(companies)
         if any("\u4e00" <= ch <= "\u9fff" for ch in company["name"]):
             family, given = rng.choice(CHINESE_FAMILY), rng.choice(CHINESE_GIVEN)
-            body = {"last_name": family, "first_name": given,
-                    "email": f"{PINYIN[family]}{i}@example.cn", "phone": f"+86 13{rng.randint(0, 9)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}"}
+            body = {
+                "last_name": family,
+                "first_name": given,
+                "email": f"{PINYIN[family]}{i}@example.cn",
+                "phone": f"+86 13{rng.randint(0, 9)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",
+            }
         else:
             first, last = rng.choice(WESTERN_FIRST), rng.choice(WESTERN_LAST)
-            body = {"first_name": first, "last_name": last, "email": f"{first.lower()}.{last.lower()}{i}@example.com",
-                    "phone": f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"}
-        body.update(company_id=company["id"], lifecycle_stage=rng.choice(STAGES),
-                    tags=rng.sample(["vip", "newsletter", "trade-show", "partner", "referral"], rng.randint(0, 2)))
+            body = {
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower()}.{last.lower()}{i}@example.com",
+                "phone": f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            }
+        body.update(
+            company_id=company["id"],
+            lifecycle_stage=rng.choice(STAGES),
+            tags=rng.sample(["vip", "newsletter", "trade-show", "partner", "referral"], rng.randint(0, 2)),
+        )
         contacts.append(_call(base, "POST", "/contacts", body))
         counts["contacts"] += 1
     for contact in rng.sample(contacts, 40):
-        _call(base, "POST", "/deals", {"title": rng.choice(DEALS), "currency": "CNY", "contact_id": contact["id"],
-                                        "amount": f"{rng.randint(5, 500) * 1000}.00",
-                                        "stage_id": rng.choice(["qualification", "needs_analysis", "proposal", "negotiation"])})
+        _call(
+            base,
+            "POST",
+            "/deals",
+            {
+                "title": rng.choice(DEALS),
+                "currency": "CNY",
+                "contact_id": contact["id"],
+                "amount": f"{rng.randint(5, 500) * 1000}.00",
+                "stage_id": rng.choice(["qualification", "needs_analysis", "proposal", "negotiation"]),
+            },
+        )
         counts["deals"] += 1
     for contact in rng.sample(contacts, 25):
         subject, kind = rng.choice(TICKETS)
-        _call(base, "POST", "/tickets", {"subject": subject, "kind": kind, "contact_id": contact["id"],
-                                          "priority": rng.choice(["low", "normal", "normal", "high", "urgent"])})
+        _call(
+            base,
+            "POST",
+            "/tickets",
+            {
+                "subject": subject,
+                "kind": kind,
+                "contact_id": contact["id"],
+                "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
+            },
+        )
         counts["tickets"] += 1
     return counts
 

@@ -4,6 +4,7 @@ Used by `make run` / `make stop`, the end-to-end tests and the benchmark.
 
     python -m crm_common.devstack broker | up | down | status
 """
+
 import json
 import os
 import shutil
@@ -24,9 +25,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 @dataclass(frozen=True)
 class Component:
-    name: str         # process name, also the env prefix of its HTTP address
-    folder: str       # relative to the repository root
-    target: str       # nameko service class, or None for the gateway
+    name: str  # process name, also the env prefix of its HTTP address
+    folder: str  # relative to the repository root
+    target: str  # nameko service class, or None for the gateway
     port: int
 
 
@@ -72,23 +73,34 @@ def ensure_broker(uri: str) -> None:
         sys.exit(f"RabbitMQ at {uri} does not answer; start it or point AMQP_URI at one that does.")
     if shutil.which("rabbitmq-server") is None and not os.path.exists("/usr/sbin/rabbitmq-server"):
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            sys.exit("RabbitMQ is not installed. Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server) "
-                     "or set AMQP_URI to a running broker.")
+            sys.exit(
+                "RabbitMQ is not installed. Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server) "
+                "or set AMQP_URI to a running broker."
+            )
         print("installing rabbitmq-server from the OS packages ...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdin=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "rabbitmq-server"], check=True, env=env,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "rabbitmq-server"],
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
     if os.geteuid() != 0:
-        sys.exit("RabbitMQ is installed but not running; start it (sudo service rabbitmq-server start) "
-                 "or set AMQP_URI.")
+        sys.exit(
+            "RabbitMQ is installed but not running; start it (sudo service rabbitmq-server start) or set AMQP_URI."
+        )
     print("starting a local RabbitMQ node ...", flush=True)
-    subprocess.run(["rabbitmq-server", "-detached"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["rabbitmq-server", "-detached"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
-        if amqp_answers(uri) and subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True,
-                                                timeout=60).returncode == 0:
+        if (
+            amqp_answers(uri)
+            and subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=60).returncode == 0
+        ):
             return
         time.sleep(1)
     sys.exit("RabbitMQ did not start within 90 s; see /var/log/rabbitmq/")
@@ -114,8 +126,13 @@ class Stack:
         return f"http://127.0.0.1:{self.port(GATEWAY)}"
 
     def env(self) -> dict:
-        env = {**os.environ, "AMQP_URI": self.amqp_uri, "CRM_DATA_DIR": self.data_dir, "PYTHONUNBUFFERED": "1",
-               **self.extra_env}
+        env = {
+            **os.environ,
+            "AMQP_URI": self.amqp_uri,
+            "CRM_DATA_DIR": self.data_dir,
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
         for service in SERVICES:
             env[f"{service.name.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{self.port(service)}"
         return env
@@ -123,11 +140,22 @@ class Stack:
     def command(self, component: Component) -> list[str]:
         bin_dir = os.path.dirname(sys.executable)
         if component is GATEWAY:
-            return [os.path.join(bin_dir, "gunicorn"), "-c", "python:gateway.gunicorn_conf",
-                    "--bind", f"127.0.0.1:{self.port(GATEWAY)}",
-                    "--worker-class", "gthread", "--workers", os.environ.get("GATEWAY_WORKERS", "2"),
-                    "--threads", os.environ.get("GATEWAY_THREADS", "8"), "--graceful-timeout", "20",
-                    component.target]
+            return [
+                os.path.join(bin_dir, "gunicorn"),
+                "-c",
+                "python:gateway.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{self.port(GATEWAY)}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                os.environ.get("GATEWAY_WORKERS", "2"),
+                "--threads",
+                os.environ.get("GATEWAY_THREADS", "8"),
+                "--graceful-timeout",
+                "20",
+                component.target,
+            ]
         return [os.path.join(bin_dir, "nameko"), "run", "--config", "config.yml", component.target]
 
     def pid_file(self, component: Component) -> str:
@@ -140,9 +168,15 @@ class Stack:
         if component is GATEWAY:
             env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(self.run_dir, "gateway-metrics")
         log = open(os.path.join(self.log_dir, f"{component.name}.log"), "ab")
-        process = subprocess.Popen(self.command(component), cwd=os.path.join(ROOT, component.folder),
-                                   env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            self.command(component),
+            cwd=os.path.join(ROOT, component.folder),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         with open(self.pid_file(component), "w") as fh:
             fh.write(str(process.pid))
         return process.pid
@@ -183,7 +217,9 @@ class Stack:
                     raise RuntimeError(f"{', '.join(dead)} exited; see {self.log_dir}")
                 time.sleep(0.3)
         if pending:
-            raise RuntimeError(f"not ready after {timeout:g}s: {', '.join(c.name for c in pending)}; see {self.log_dir}")
+            raise RuntimeError(
+                f"not ready after {timeout:g}s: {', '.join(c.name for c in pending)}; see {self.log_dir}"
+            )
 
     def up(self) -> None:
         for component in (*SERVICES, GATEWAY):

@@ -1,4 +1,5 @@
 """The event envelope every service publishes, and its validation on the consuming side."""
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -6,8 +7,16 @@ from .errors import ValidationFailed
 from .ids import new_id, utc_now
 
 SCHEMA_VERSION = 1
-ENVELOPE_FIELDS = ("event_id", "event_type", "source", "occurred_at", "schema_version",
-                   "correlation_id", "actor", "payload")
+ENVELOPE_FIELDS = (
+    "event_id",
+    "event_type",
+    "source",
+    "occurred_at",
+    "schema_version",
+    "correlation_id",
+    "actor",
+    "payload",
+)
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,16 @@ class Event:
         return {name: getattr(self, name) for name in ENVELOPE_FIELDS}
 
 
-def new_event(event_type: str, source: str, payload: dict, *, actor: str | None = None,
-              correlation_id: str | None = None, schema_version: int = SCHEMA_VERSION) -> Event:
-    return Event(new_id(), event_type, source, utc_now(), schema_version, correlation_id, actor,
-                 payload)
+def new_event(
+    event_type: str,
+    source: str,
+    payload: dict,
+    *,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    schema_version: int = SCHEMA_VERSION,
+) -> Event:
+    return Event(new_id(), event_type, source, utc_now(), schema_version, correlation_id, actor, payload)
 
 
 def parse_event(body: Any, accepted_versions: tuple[int, ...] = (SCHEMA_VERSION, SCHEMA_VERSION - 1)) -> Event:

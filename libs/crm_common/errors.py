@@ -1,4 +1,5 @@
 """Typed errors that cross RPC and map to HTTP problem statuses at the gateway."""
+
 from typing import Any
 
 
@@ -72,8 +73,16 @@ class ServiceUnavailable(CrmError):
 
 
 ALL_ERRORS: tuple[type[CrmError], ...] = (
-    CrmError, BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
-    PayloadTooLarge, ValidationFailed, ServiceUnavailable,
+    CrmError,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    ValidationFailed,
+    ServiceUnavailable,
 )
 ERRORS_BY_PATH = {f"{cls.__module__}.{cls.__name__}": cls for cls in ALL_ERRORS}
 

@@ -1,4 +1,5 @@
 """Opaque, time-ordered identifiers: sorting by id follows creation order within a process."""
+
 import os
 import threading
 import time

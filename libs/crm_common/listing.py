@@ -1,5 +1,6 @@
 """List queries as the API states them (limit, cursor, sort, equality params, composable filter),
 turned into the store grammar with the owning service's allowed fields."""
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +79,9 @@ def api_filter_to_store(node: Any, allowed: tuple[str, ...]) -> dict:
     return out
 
 
-def parse_list_query(raw: dict, *, filterable: tuple[str, ...], sortable: tuple[str, ...],
-                     default_sort: str = "-created_at") -> ListQuery:
+def parse_list_query(
+    raw: dict, *, filterable: tuple[str, ...], sortable: tuple[str, ...], default_sort: str = "-created_at"
+) -> ListQuery:
     """`raw` is what the gateway forwards: {"limit", "cursor", "sort", "filter", "where": {field: value}}."""
     if not isinstance(raw, dict):
         raise BadRequest("list query must be an object")
@@ -92,5 +94,6 @@ def parse_list_query(raw: dict, *, filterable: tuple[str, ...], sortable: tuple[
     cursor = raw.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise BadRequest("cursor must be a string")
-    return ListQuery(combined, parse_sort(raw.get("sort"), sortable, default_sort),
-                     parse_limit(raw.get("limit")), cursor or None)
+    return ListQuery(
+        combined, parse_sort(raw.get("sort"), sortable, default_sort), parse_limit(raw.get("limit")), cursor or None
+    )

@@ -1,4 +1,5 @@
 """JSON log lines carrying the request id from the gateway through RPC calls into events."""
+
 import json
 import logging
 import sys

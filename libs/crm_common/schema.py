@@ -1,9 +1,11 @@
 """Input validation at a service's edge: typed fields, unknown and server-owned fields refused."""
+
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ValidationFailed
 
@@ -48,11 +50,11 @@ def _check(value: Any, spec: Field) -> str | None:
         return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
     if kind == "decimal":
         if not isinstance(value, str):
-            return "must be a decimal string such as \"1234.50\" (never a float)"
+            return 'must be a decimal string such as "1234.50" (never a float)'
         try:
             amount = Decimal(value)
         except InvalidOperation:
-            return "must be a decimal string such as \"1234.50\""
+            return 'must be a decimal string such as "1234.50"'
         return None if amount.is_finite() and amount >= 0 else "must be a non-negative amount"
     if kind in ("date", "datetime"):
         if not isinstance(value, str):
@@ -73,14 +75,14 @@ def _check(value: Any, spec: Field) -> str | None:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", key):
                 return f"has an invalid key {key!r}"
             if not isinstance(item, (str, int, float, bool, type(None), list)) or (
-                    isinstance(item, list) and not all(isinstance(i, (str, int, float, bool)) for i in item)):
+                isinstance(item, list) and not all(isinstance(i, (str, int, float, bool)) for i in item)
+            ):
                 return f"value of {key!r} must be a scalar or a list of scalars"
         return None
     raise AssertionError(kind)
 
 
-def validate(data: Any, fields: dict[str, Field], *, partial: bool = False,
-             server_owned: tuple[str, ...] = ()) -> dict:
+def validate(data: Any, fields: dict[str, Field], *, partial: bool = False, server_owned: tuple[str, ...] = ()) -> dict:
     """Return the accepted fields, or raise ValidationFailed listing every problem at once."""
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", [{"field": "", "message": "must be an object"}])

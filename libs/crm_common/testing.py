@@ -1,11 +1,13 @@
 """Helpers for tests across the repository."""
+
 import shutil
 import subprocess
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -1,15 +1,17 @@
 """A local Elasticsearch 8 stand-in: records every request, answers the ones ElasticIndex makes."""
+
 import copy
 import fnmatch
 import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cmp_to_key
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 # What the stub emulates, and no more: analysis is derived from the mapping the client sent, but
@@ -51,13 +53,13 @@ Token = tuple[str, int]  # (term, position)
 
 # --- analysis -------------------------------------------------------------------------------
 
+
 def standard_tokenize(text: str) -> list[tuple[str, str, int, int]]:
     """(term, type, start, end): words, each Han or Hiragana character, Katakana and Hangul runs."""
     tokens: list[tuple[str, str, int, int]] = []
     last = 0
     for run in CJK_RUN.finditer(text):
-        tokens.extend((m.group(), "<ALPHANUM>", m.start(), m.end())
-                      for m in WORD.finditer(text, last, run.start()))
+        tokens.extend((m.group(), "<ALPHANUM>", m.start(), m.end()) for m in WORD.finditer(text, last, run.start()))
         i = run.start()
         while i < run.end():
             j = i + 1
@@ -76,7 +78,7 @@ def ngram_tokenize(text: str, min_gram: int, max_gram: int) -> list[Token]:
     for start in range(len(text)):
         for size in range(min_gram, max_gram + 1):
             if start + size <= len(text):
-                grams.append((text[start:start + size], position))
+                grams.append((text[start : start + size], position))
                 position += 1
     return grams
 
@@ -119,8 +121,7 @@ class Analyzer:
         definition = analysis.get("analyzer", {}).get(name)
         if definition is None:
             if name != "standard":
-                raise EsError(400, "mapper_parsing_exception",
-                              f"analyzer [{name}] has not been configured in mappings")
+                raise EsError(400, "mapper_parsing_exception", f"analyzer [{name}] has not been configured in mappings")
             definition = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
         if definition.get("type", "custom") != "custom":
             raise unsupported(f"analyzer type [{definition.get('type')}]")
@@ -133,8 +134,7 @@ class Analyzer:
         self.filters = []
         for filter_name in definition.get("filter", []):
             spec = analysis.get("filter", {}).get(filter_name) or {"type": filter_name}
-            if (spec["type"] not in ("lowercase", "cjk_bigram")
-                    or set(spec) - {"type", "output_unigrams"}):
+            if spec["type"] not in ("lowercase", "cjk_bigram") or set(spec) - {"type", "output_unigrams"}:
                 raise unsupported(f"token filter [{filter_name}] {spec}")
             self.filters.append(spec)
 
@@ -142,8 +142,7 @@ class Analyzer:
         tokens: list[Token] = []
         typed: list[tuple[str, str, int, int]] | None = None  # until cjk_bigram has consumed them
         if self.tokenizer["type"] == "ngram":
-            tokens = ngram_tokenize(text, self.tokenizer.get("min_gram", 1),
-                                    self.tokenizer.get("max_gram", 2))
+            tokens = ngram_tokenize(text, self.tokenizer.get("min_gram", 1), self.tokenizer.get("max_gram", 2))
         else:
             typed = standard_tokenize(text)
         for spec in self.filters:
@@ -175,17 +174,19 @@ class StubIndex:
         self.mappings: dict = body.get("mappings", {"properties": {}})
         index_settings = self.settings.get("index", {})
         self.analysis = self.settings.get("analysis") or index_settings.get("analysis") or {}
-        max_diff = int(index_settings.get("max_ngram_diff",
-                                          self.settings.get("index.max_ngram_diff", 1)))
+        max_diff = int(index_settings.get("max_ngram_diff", self.settings.get("index.max_ngram_diff", 1)))
         for tokenizer in self.analysis.get("tokenizer", {}).values():
             if tokenizer.get("type") == "ngram":
                 diff = tokenizer.get("max_gram", 2) - tokenizer.get("min_gram", 1)
                 if diff > max_diff:
-                    raise EsError(400, "illegal_argument_exception",
-                                  "The difference between max_gram and min_gram in NGram Tokenizer "
-                                  f"must be less than or equal to: [{max_diff}] but was [{diff}]. "
-                                  "This limit can be set by changing the [index.max_ngram_diff] "
-                                  "index level setting.")
+                    raise EsError(
+                        400,
+                        "illegal_argument_exception",
+                        "The difference between max_gram and min_gram in NGram Tokenizer "
+                        f"must be less than or equal to: [{max_diff}] but was [{diff}]. "
+                        "This limit can be set by changing the [index.max_ngram_diff] "
+                        "index level setting.",
+                    )
         self.analyzers: dict[str, Analyzer] = {}
         self._check_properties(self.mappings.get("properties", {}), "")
         self.docs: dict[str, dict] = {}  # realtime: what GET sees
@@ -198,8 +199,9 @@ class StubIndex:
             if kind == "object":
                 self._check_properties(spec.get("properties", {}), f"{prefix}{name}.")
             elif kind not in SCALAR_TYPES:
-                raise EsError(400, "mapper_parsing_exception",
-                              f"No handler for type [{kind}] declared on field [{name}]")
+                raise EsError(
+                    400, "mapper_parsing_exception", f"No handler for type [{kind}] declared on field [{name}]"
+                )
             for analyzer in (spec.get("analyzer"), spec.get("search_analyzer")):
                 if analyzer:
                     self.analyzer(analyzer)
@@ -227,21 +229,34 @@ class StubIndex:
         return (".".join(source_path), spec) if spec is not None else None
 
     def _dynamic_mapping(self, path: str, value: Any) -> dict:
-        kind = ("string" if isinstance(value, str) else "boolean" if isinstance(value, bool)
-                else "long" if isinstance(value, int) else "double" if isinstance(value, float)
-                else "object")
+        kind = (
+            "string"
+            if isinstance(value, str)
+            else "boolean"
+            if isinstance(value, bool)
+            else "long"
+            if isinstance(value, int)
+            else "double"
+            if isinstance(value, float)
+            else "object"
+        )
         for template in self.mappings.get("dynamic_templates", []):
             (rule,) = template.values()
-            if (rule.get("match_mapping_type", "*") in ("*", kind)
-                    and fnmatch.fnmatchcase(path, rule.get("path_match", "*"))):
+            if rule.get("match_mapping_type", "*") in ("*", kind) and fnmatch.fnmatchcase(
+                path, rule.get("path_match", "*")
+            ):
                 return dict(rule["mapping"])
-        return {"string": {"type": "text",
-                           "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
-                "boolean": {"type": "boolean"}, "long": {"type": "long"},
-                "double": {"type": "float"}, "object": {"type": "object"}}[kind]
+        return {
+            "string": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+            "boolean": {"type": "boolean"},
+            "long": {"type": "long"},
+            "double": {"type": "float"},
+            "object": {"type": "object"},
+        }[kind]
 
-    def check_document(self, source: dict, properties: dict | None = None, prefix: str = "",
-                       dynamic: Any = True) -> None:
+    def check_document(
+        self, source: dict, properties: dict | None = None, prefix: str = "", dynamic: Any = True
+    ) -> None:
         """Validate against the mapping, adding dynamic fields as Elasticsearch would."""
         if properties is None:
             properties = self.mappings.setdefault("properties", {})
@@ -250,9 +265,12 @@ class StubIndex:
             path = f"{prefix}{name}"
             if name not in properties:
                 if str(dynamic).lower() == "strict":
-                    raise EsError(400, "strict_dynamic_mapping_exception",
-                                  f"[1:1] mapping set to strict, dynamic introduction of [{name}] "
-                                  f"within [{prefix.rstrip('.') or '_doc'}] is not allowed")
+                    raise EsError(
+                        400,
+                        "strict_dynamic_mapping_exception",
+                        f"[1:1] mapping set to strict, dynamic introduction of [{name}] "
+                        f"within [{prefix.rstrip('.') or '_doc'}] is not allowed",
+                    )
                 if value is None:
                     continue
                 if str(dynamic).lower() == "false":
@@ -262,11 +280,15 @@ class StubIndex:
             kind = spec.get("type", "object")
             if kind == "object":
                 if value is not None and not isinstance(value, dict):
-                    raise EsError(400, "document_parsing_exception",
-                                  f"object mapping for [{path}] tried to parse field [{name}] as "
-                                  "object, but found a concrete value")
-                self.check_document(value or {}, spec.setdefault("properties", {}), f"{path}.",
-                                    spec.get("dynamic", dynamic))
+                    raise EsError(
+                        400,
+                        "document_parsing_exception",
+                        f"object mapping for [{path}] tried to parse field [{name}] as "
+                        "object, but found a concrete value",
+                    )
+                self.check_document(
+                    value or {}, spec.setdefault("properties", {}), f"{path}.", spec.get("dynamic", dynamic)
+                )
             else:
                 for item in value if isinstance(value, list) else [value]:
                     self._check_value(path, spec, item)
@@ -288,8 +310,9 @@ class StubIndex:
         elif kind in ("keyword", "text"):
             ok = not isinstance(value, dict)
         if not ok:
-            raise EsError(400, "document_parsing_exception",
-                          f"[1:1] failed to parse field [{path}] of type [{kind}] in document")
+            raise EsError(
+                400, "document_parsing_exception", f"[1:1] failed to parse field [{path}] of type [{kind}] in document"
+            )
 
     # documents
 
@@ -298,25 +321,34 @@ class StubIndex:
         current = self.docs.get(doc_id)
         if version_type == "internal":
             if "version" in params:
-                raise EsError(400, "action_request_validation_exception",
-                              "Validation Failed: 1: internal versioning can not be used for "
-                              "optimistic concurrency control. Please use `if_seq_no` and "
-                              "`if_primary_term` instead;")
+                raise EsError(
+                    400,
+                    "action_request_validation_exception",
+                    "Validation Failed: 1: internal versioning can not be used for "
+                    "optimistic concurrency control. Please use `if_seq_no` and "
+                    "`if_primary_term` instead;",
+                )
             version = current["_version"] + 1 if current else 1
         elif version_type == "external":
             if "version" not in params:
-                raise EsError(400, "action_request_validation_exception",
-                              "Validation Failed: 1: an external version is required;")
+                raise EsError(
+                    400, "action_request_validation_exception", "Validation Failed: 1: an external version is required;"
+                )
             version = int(params["version"])
             if version < 0:
-                raise EsError(400, "action_request_validation_exception",
-                              f"Validation Failed: 1: illegal version value [{version}] for version "
-                              "type [EXTERNAL];")
+                raise EsError(
+                    400,
+                    "action_request_validation_exception",
+                    f"Validation Failed: 1: illegal version value [{version}] for version type [EXTERNAL];",
+                )
             if current and current["_version"] >= version:
-                reason = (f"[{doc_id}]: version conflict, current version [{current['_version']}] is "
-                          f"higher or equal to the one provided [{version}]")
-                raise EsError(409, "version_conflict_engine_exception", reason,
-                              index_uuid="stub", shard="0", index=self.name)
+                reason = (
+                    f"[{doc_id}]: version conflict, current version [{current['_version']}] is "
+                    f"higher or equal to the one provided [{version}]"
+                )
+                raise EsError(
+                    409, "version_conflict_engine_exception", reason, index_uuid="stub", shard="0", index=self.name
+                )
         else:
             raise unsupported(f"version_type [{version_type}]")
         self.check_document(source)
@@ -325,23 +357,35 @@ class StubIndex:
         if params.get("refresh") in ("true", "", "wait_for"):
             self.refresh()
         return (200 if current else 201), {
-            "_index": self.name, "_id": doc_id, "_version": version,
-            "result": "updated" if current else "created", "_seq_no": self.seq_no, "_primary_term": 1,
-            "_shards": {"total": 1, "successful": 1, "failed": 0}}
+            "_index": self.name,
+            "_id": doc_id,
+            "_version": version,
+            "result": "updated" if current else "created",
+            "_seq_no": self.seq_no,
+            "_primary_term": 1,
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+        }
 
     def get(self, doc_id: str) -> tuple[int, dict]:
         doc = self.docs.get(doc_id)
         if doc is None:
             return 404, {"_index": self.name, "_id": doc_id, "found": False}
-        return 200, {"_index": self.name, "_id": doc_id, "_version": doc["_version"],
-                     "_seq_no": doc["_seq_no"], "_primary_term": 1, "found": True,
-                     "_source": doc["_source"]}
+        return 200, {
+            "_index": self.name,
+            "_id": doc_id,
+            "_version": doc["_version"],
+            "_seq_no": doc["_seq_no"],
+            "_primary_term": 1,
+            "found": True,
+            "_source": doc["_source"],
+        }
 
     def refresh(self) -> None:
         self.searchable = {doc_id: doc["_source"] for doc_id, doc in self.docs.items()}
 
 
 # --- search ---------------------------------------------------------------------------------
+
 
 def _values(source: dict, path: str) -> list:
     value: Any = source
@@ -405,8 +449,7 @@ class Searcher:
 
     def score(self, query: dict, source: dict) -> float | None:
         if len(query) != 1:
-            raise EsError(400, "parsing_exception",
-                          "[_na] query malformed, must start with start_object")
+            raise EsError(400, "parsing_exception", "[_na] query malformed, must start with start_object")
         ((query_type, clause),) = query.items()
         handler: Callable[[Any, dict], float | None] | None = getattr(self, f"q_{query_type}", None)
         if handler is None:
@@ -420,8 +463,7 @@ class Searcher:
         return None
 
     def q_bool(self, clause: dict, source: dict) -> float | None:
-        unknown = set(clause) - {"must", "filter", "should", "must_not", "minimum_should_match",
-                                 "boost"}
+        unknown = set(clause) - {"must", "filter", "should", "must_not", "minimum_should_match", "boost"}
         if unknown:
             raise EsError(400, "parsing_exception", f"[bool] query does not support {sorted(unknown)}")
 
@@ -492,12 +534,10 @@ class Searcher:
         for term, position in self._tokens(source, path):
             at.setdefault(position, set()).add(term)
         first = wanted[0][1]
-        return any(all(term in at.get(base + position - first, ()) for term, position in wanted)
-                   for base in at)
+        return any(all(term in at.get(base + position - first, ()) for term, position in wanted) for base in at)
 
 
-SEARCH_KEYS = {"query", "sort", "size", "from", "track_total_hits", "aggs", "aggregations", "_source",
-               "search_after"}
+SEARCH_KEYS = {"query", "sort", "size", "from", "track_total_hits", "aggs", "aggregations", "_source", "search_after"}
 
 
 def _sort_specs(sort: list) -> list[tuple[str, bool]]:
@@ -536,7 +576,7 @@ def run_search(index: StubIndex, body: dict) -> dict:
         return values
 
     def compare(a: list, b: list) -> int:
-        for (_, ascending), x, y in zip(specs, a, b):
+        for (_, ascending), x, y in zip(specs, a, b, strict=False):
             if x == y:
                 continue
             if x is None or y is None:  # missing values sort last either way
@@ -544,35 +584,42 @@ def run_search(index: StubIndex, body: dict) -> dict:
             return (-1 if x < y else 1) * (1 if ascending else -1)
         return 0
 
-    rows = sorted(((sort_values(*m), m) for m in matched),
-                  key=cmp_to_key(lambda a, b: compare(a[0], b[0])))
+    rows = sorted(((sort_values(*m), m) for m in matched), key=cmp_to_key(lambda a, b: compare(a[0], b[0])))
     after = body.get("search_after")
     if after is not None:
         if len(after) != len(specs):
-            raise EsError(400, "illegal_argument_exception",
-                          f"search_after has {len(after)} value(s) but sort has {len(specs)}.")
+            raise EsError(
+                400, "illegal_argument_exception", f"search_after has {len(after)} value(s) but sort has {len(specs)}."
+            )
         rows = [row for row in rows if compare(row[0], after) > 0]
     start, size = int(body.get("from", 0)), int(body.get("size", 10))
     hits = []
-    for values, (doc_id, source, score) in rows[start:start + size]:
-        hit = {"_index": index.name, "_id": doc_id, "_score": score,
-               "_source": _filter_source(source, body.get("_source", True))}
+    for values, (doc_id, source, score) in rows[start : start + size]:
+        hit = {
+            "_index": index.name,
+            "_id": doc_id,
+            "_score": score,
+            "_source": _filter_source(source, body.get("_source", True)),
+        }
         if "sort" in body:
             hit["sort"] = values
         hits.append(hit)
     max_score = None if "sort" in body else max((h["_score"] for h in hits), default=None)
-    response: dict[str, Any] = {"took": 1, "timed_out": False,
-                                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-                                "hits": {"max_score": max_score, "hits": hits}}
+    response: dict[str, Any] = {
+        "took": 1,
+        "timed_out": False,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"max_score": max_score, "hits": hits},
+    }
     track = body.get("track_total_hits", 10000)  # the default counts exactly up to 10,000
     if track is not False:
         limit = len(matched) if track is True else int(track)
-        response["hits"]["total"] = ({"value": len(matched), "relation": "eq"} if len(matched) <= limit
-                                     else {"value": limit, "relation": "gte"})
+        response["hits"]["total"] = (
+            {"value": len(matched), "relation": "eq"} if len(matched) <= limit else {"value": limit, "relation": "gte"}
+        )
     aggs = body.get("aggs", body.get("aggregations"))
     if aggs:
-        response["aggregations"] = {name: _terms_agg(searcher, spec, matched)
-                                    for name, spec in aggs.items()}
+        response["aggregations"] = {name: _terms_agg(searcher, spec, matched) for name, spec in aggs.items()}
     return response
 
 
@@ -590,19 +637,26 @@ def _terms_agg(searcher: Searcher, spec: dict, matched: list) -> dict:
         raise unsupported(f"aggregation {spec}")
     source_path, field_spec = searcher._field(spec["terms"]["field"])
     if field_spec.get("type") == "text":
-        raise EsError(400, "illegal_argument_exception",
-                      f"Fielddata is disabled on [{spec['terms']['field']}] in [{searcher.index.name}].")
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"Fielddata is disabled on [{spec['terms']['field']}] in [{searcher.index.name}].",
+        )
     counts: dict[Any, int] = {}
     for _, source, _ in matched:
         for value in set(_values(source, source_path)):
             counts[value] = counts.get(value, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     size = int(spec["terms"].get("size", 10))
-    return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": sum(c for _, c in ordered[size:]),
-            "buckets": [{"key": k, "doc_count": c} for k, c in ordered[:size]]}
+    return {
+        "doc_count_error_upper_bound": 0,
+        "sum_other_doc_count": sum(c for _, c in ordered[size:]),
+        "buckets": [{"key": k, "doc_count": c} for k, c in ordered[:size]],
+    }
 
 
 # --- HTTP -----------------------------------------------------------------------------------
+
 
 class EsStub:
     """Start with `with EsStub() as stub:`; `stub.url` for the client, `stub.requests` to inspect.
@@ -650,8 +704,7 @@ class EsStub:
 
     def recorded(self, method: str, path: str | None = None) -> list[Recorded]:
         with self._lock:
-            return [r for r in self.requests
-                    if r.method == method and (path is None or r.path == path)]
+            return [r for r in self.requests if r.method == method and (path is None or r.path == path)]
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
@@ -693,28 +746,44 @@ class EsStub:
     def _index(self, name: str) -> StubIndex:
         if name not in self.indices:
             # Real clusters auto-create on a write; refusing here catches an adapter that forgot to.
-            raise EsError(404, "index_not_found_exception", f"no such index [{name}]",
-                          **{"resource.type": "index_or_alias", "resource.id": name,
-                             "index_uuid": "_na_", "index": name})
+            raise EsError(
+                404,
+                "index_not_found_exception",
+                f"no such index [{name}]",
+                **{"resource.type": "index_or_alias", "resource.id": name, "index_uuid": "_na_", "index": name},
+            )
         return self.indices[name]
 
-    def _route(self, method: str, parts: list[str], params: dict[str, str],
-               body: dict | None) -> tuple[int, dict | None]:
+    def _route(
+        self, method: str, parts: list[str], params: dict[str, str], body: dict | None
+    ) -> tuple[int, dict | None]:
         if not parts and method in ("GET", "HEAD"):
-            return 200, {"name": "es-stub", "cluster_name": "es-stub", "cluster_uuid": "stub",
-                         "version": {"number": CLUSTER_VERSION, "build_flavor": "default",
-                                     "lucene_version": "9.12.1",
-                                     "minimum_wire_compatibility_version": "7.17.0",
-                                     "minimum_index_compatibility_version": "7.0.0"},
-                         "tagline": "You Know, for Search"}
+            return 200, {
+                "name": "es-stub",
+                "cluster_name": "es-stub",
+                "cluster_uuid": "stub",
+                "version": {
+                    "number": CLUSTER_VERSION,
+                    "build_flavor": "default",
+                    "lucene_version": "9.12.1",
+                    "minimum_wire_compatibility_version": "7.17.0",
+                    "minimum_index_compatibility_version": "7.0.0",
+                },
+                "tagline": "You Know, for Search",
+            }
         if len(parts) == 1 and not parts[0].startswith("_"):
             name = parts[0]
             if method == "HEAD":
                 return (200 if name in self.indices else 404), None
             if method == "PUT":
                 if name in self.indices:
-                    raise EsError(400, "resource_already_exists_exception",
-                                  f"index [{name}/stub] already exists", index_uuid="stub", index=name)
+                    raise EsError(
+                        400,
+                        "resource_already_exists_exception",
+                        f"index [{name}/stub] already exists",
+                        index_uuid="stub",
+                        index=name,
+                    )
                 self.indices[name] = StubIndex(name, body or {})
                 return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
             if method == "DELETE":
@@ -732,5 +801,8 @@ class EsStub:
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if len(parts) == 2 and parts[1] == "_search" and method in ("GET", "POST"):
             return 200, run_search(self._index(parts[0]), body or {})
-        raise EsError(400, "illegal_argument_exception",
-                      f"es_stub: no handler found for uri [/{'/'.join(parts)}] and method [{method}]")
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"es_stub: no handler found for uri [/{'/'.join(parts)}] and method [{method}]",
+        )

@@ -1,4 +1,5 @@
 """Validation at the edge: schemas, list queries and the event envelope."""
+
 import pytest
 
 from crm_common.envelope import SCHEMA_VERSION, new_event, parse_event
@@ -6,8 +7,13 @@ from crm_common.errors import BadRequest, ValidationFailed
 from crm_common.listing import api_filter_to_store, parse_list_query
 from crm_common.schema import Field, validate
 
-FIELDS = {"name": Field("text", required=True, max_length=5), "email": Field("email"),
-          "amount": Field("decimal"), "stage": Field("choice", choices=("a", "b")), "extra": Field("object")}
+FIELDS = {
+    "name": Field("text", required=True, max_length=5),
+    "email": Field("email"),
+    "amount": Field("decimal"),
+    "stage": Field("choice", choices=("a", "b")),
+    "extra": Field("object"),
+}
 
 
 def test_every_problem_is_reported_at_once():
@@ -34,23 +40,46 @@ def test_custom_objects_hold_only_scalars_under_safe_keys():
 
 
 def test_the_api_filter_becomes_the_store_grammar():
-    flt = {"and": [{"stage": {"in": ["a", "b"]}}, {"not": {"tags": {"contains": "vip"}}},
-                   {"or": [{"custom_fields.region": "east"}, {"score": {"gte": 3}}]}]}
+    flt = {
+        "and": [
+            {"stage": {"in": ["a", "b"]}},
+            {"not": {"tags": {"contains": "vip"}}},
+            {"or": [{"custom_fields.region": "east"}, {"score": {"gte": 3}}]},
+        ]
+    }
     assert api_filter_to_store(flt, ("stage", "tags", "score", "custom_fields.")) == {
-        "$and": [{"stage": {"$in": ["a", "b"]}}, {"$not": {"tags": {"$contains": "vip"}}},
-                 {"$or": [{"custom_fields.region": "east"}, {"score": {"$gte": 3}}]}]}
+        "$and": [
+            {"stage": {"$in": ["a", "b"]}},
+            {"$not": {"tags": {"$contains": "vip"}}},
+            {"$or": [{"custom_fields.region": "east"}, {"score": {"$gte": 3}}]},
+        ]
+    }
 
 
-@pytest.mark.parametrize("flt", [{"$where": "x"}, {"stage": {"$ne": 1}}, {"secret": 1}, {"stage": {"regex": "."}},
-                                 {"and": []}, {"stage": {}}, {"stage": [1]}, "x"])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"$where": "x"},
+        {"stage": {"$ne": 1}},
+        {"secret": 1},
+        {"stage": {"regex": "."}},
+        {"and": []},
+        {"stage": {}},
+        {"stage": [1]},
+        "x",
+    ],
+)
 def test_filters_outside_the_grammar_are_refused(flt):
     with pytest.raises(BadRequest):
         api_filter_to_store(flt, ("stage",))
 
 
 def test_equality_params_and_filter_combine_with_and():
-    q = parse_list_query({"where": {"stage": "a"}, "filter": {"score": {"gt": 1}}, "limit": "10", "sort": "-name"},
-                         filterable=("stage", "score"), sortable=("name",))
+    q = parse_list_query(
+        {"where": {"stage": "a"}, "filter": {"score": {"gt": 1}}, "limit": "10", "sort": "-name"},
+        filterable=("stage", "score"),
+        sortable=("name",),
+    )
     assert q.filter == {"$and": [{"stage": "a"}, {"score": {"$gt": 1}}]}
     assert (q.limit, q.sort) == (10, [("name", -1)])
 

@@ -1,12 +1,13 @@
 """The search-index contract every adapter keeps: SQLite FTS5, Elasticsearch (stub, real cluster)."""
+
 import os
 import socket
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -25,16 +26,35 @@ ES_URL = os.environ.get("ELASTICSEARCH_TEST_URL")
 ADAPTERS = ["sqlite", "elastic-stub"] + (["elastic"] if ES_URL else [])
 
 CORPUS = [
-    SearchDoc("contact", "c1", "张伟明", 1, body="销售总监 北京分公司",
-              fields={"owner_id": "u1"}, updated_at="2025-03-01T09:00:00Z"),
+    SearchDoc(
+        "contact",
+        "c1",
+        "张伟明",
+        1,
+        body="销售总监 北京分公司",
+        fields={"owner_id": "u1"},
+        updated_at="2025-03-01T09:00:00Z",
+    ),
     # 张 and 伟 both occur, never side by side: a two-character name must not match this.
     SearchDoc("contact", "c2", "张三", 1, body="助理 李伟", fields={"owner_id": "u2"}),
-    SearchDoc("contact", "c3", "John Smithson", 1, body="john.doe@example.com, +1 (555) 010-4242",
-              fields={"owner_id": "u1"}, updated_at="2025-03-02T10:30:00+01:00"),
-    SearchDoc("company", "k1", "Example Corp", 1, body="billing@example.com, Rotterdam",
-              fields={"owner_id": "u2"}),
-    SearchDoc("deal", "d1", "Smithson renewal", 1, body="Annual renewal, no owner yet",
-              fields={"owner_id": None, "stage_id": "st-1"}),
+    SearchDoc(
+        "contact",
+        "c3",
+        "John Smithson",
+        1,
+        body="john.doe@example.com, +1 (555) 010-4242",
+        fields={"owner_id": "u1"},
+        updated_at="2025-03-02T10:30:00+01:00",
+    ),
+    SearchDoc("company", "k1", "Example Corp", 1, body="billing@example.com, Rotterdam", fields={"owner_id": "u2"}),
+    SearchDoc(
+        "deal",
+        "d1",
+        "Smithson renewal",
+        1,
+        body="Annual renewal, no owner yet",
+        fields={"owner_id": None, "stage_id": "st-1"},
+    ),
     # Holds the trigrams of "abcd" (abc, bcd) but not the substring.
     SearchDoc("contact", "c4", "Abcx Bcdy", 1, fields={"owner_id": "u3"}),
 ]
@@ -169,7 +189,7 @@ def test_hits_carry_the_fields(corpus: SearchIndex) -> None:
 def test_cursor_paging_returns_every_hit_exactly_once(index: SearchIndex) -> None:
     expected = set()
     # Recently updated records: a score that leaned on the clock would drift between two pages.
-    updated_at = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    updated_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     for n in range(23):
         # Half match in the title, half in the body: pages cross score boundaries.
         title, body = (f"Lead {n:02d} pagingtoken", "") if n % 2 else (f"Lead {n:02d}", "pagingtoken")
@@ -222,8 +242,9 @@ def test_a_delete_older_than_the_indexed_version_is_refused(index: SearchIndex) 
 
 
 def test_get_after_delete_is_none(index: SearchIndex) -> None:
-    doc = SearchDoc("contact", "g1", "Gone soon", 1, body="b", fields={"owner_id": "u1"},
-                    updated_at="2025-03-01T09:00:00Z")
+    doc = SearchDoc(
+        "contact", "g1", "Gone soon", 1, body="b", fields={"owner_id": "u1"}, updated_at="2025-03-01T09:00:00Z"
+    )
     assert index.upsert(doc)
     assert index.get("contact", "g1") == doc
     assert index.delete("contact", "g1", 2)
@@ -246,6 +267,7 @@ def test_ping(index: SearchIndex) -> None:
 
 
 # --- Elasticsearch stub only: the requests the adapter sends ---------------------------------
+
 
 @pytest.fixture
 def index_name() -> str:
@@ -287,13 +309,16 @@ def test_the_index_is_created_once_with_an_explicit_mapping_and_analyzers(elasti
         cjk = analyzers[spec["fields"]["cjk"]["analyzer"]]
         assert cjk["tokenizer"] == "standard"
         assert [filters.get(f, {"type": f}) for f in cjk["filter"]] == [
-            {"type": "cjk_bigram", "output_unigrams": True}, {"type": "lowercase"}]
+            {"type": "cjk_bigram", "output_unigrams": True},
+            {"type": "lowercase"},
+        ]
     for keyword in ("key", "type", "id"):
         assert properties[keyword] == {"type": "keyword"}
     assert properties["fields"] == {"type": "object", "dynamic": True}
     (template,) = mappings["dynamic_templates"]
-    assert list(template.values()) == [{"path_match": "fields.*", "match_mapping_type": "string",
-                                        "mapping": {"type": "keyword"}}]
+    assert list(template.values()) == [
+        {"path_match": "fields.*", "match_mapping_type": "string", "mapping": {"type": "keyword"}}
+    ]
     assert properties["version"] == {"type": "long"}
     assert properties["updated_at"]["type"] == "date"
     assert properties["deleted"] == {"type": "boolean"}
@@ -308,8 +333,17 @@ def test_writes_use_external_versions_and_do_not_wait_for_a_refresh(elastic: Ela
         assert request.params["version"] == version
         assert request.params["version_type"] == "external"
         assert request.params.get("refresh", "false") == "false"
-    assert upsert.body == {"key": "contact:c1", "type": "contact", "id": "c1", "title": "Ann", "body": "",
-                           "fields": {"owner_id": "u1"}, "version": 7, "updated_at": None, "deleted": False}
+    assert upsert.body == {
+        "key": "contact:c1",
+        "type": "contact",
+        "id": "c1",
+        "title": "Ann",
+        "body": "",
+        "fields": {"owner_id": "u1"},
+        "version": 7,
+        "updated_at": None,
+        "deleted": False,
+    }
     assert tombstone.body["deleted"] is True and tombstone.body["version"] == 8
 
 
@@ -322,23 +356,45 @@ def test_a_write_is_searchable_only_after_a_refresh(elastic: ElasticIndex) -> No
 
 
 def test_the_search_request(elastic: ElasticIndex, sent) -> None:
-    elastic.search(SearchQuery("张伟 Example.com sm", types=["contact"], filters={"owner_id": ["u1", None]},
-                               limit=2))
+    elastic.search(SearchQuery("张伟 Example.com sm", types=["contact"], filters={"owner_id": ["u1", None]}, limit=2))
     (body,) = [r.body for r in sent("POST", "/_search")]
     cjk, ngram, prefix = body["query"]["bool"]["must"]
-    assert cjk == {"bool": {"must": [{"bool": {"should": [
-        {"term": {"title.cjk": {"value": "张伟", "boost": 2.0}}}, {"term": {"body.cjk": "张伟"}}],
-        "minimum_should_match": 1}}]}}
-    assert ngram == {"multi_match": {"query": "example.com", "type": "phrase",
-                                     "fields": ["title.ngram^2", "body.ngram"]}}
-    assert prefix == {"bool": {"should": [{"prefix": {"title": {"value": "sm", "boost": 2.0}}},
-                                          {"prefix": {"body": "sm"}}], "minimum_should_match": 1}}
+    assert cjk == {
+        "bool": {
+            "must": [
+                {
+                    "bool": {
+                        "should": [
+                            {"term": {"title.cjk": {"value": "张伟", "boost": 2.0}}},
+                            {"term": {"body.cjk": "张伟"}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ]
+        }
+    }
+    assert ngram == {
+        "multi_match": {"query": "example.com", "type": "phrase", "fields": ["title.ngram^2", "body.ngram"]}
+    }
+    assert prefix == {
+        "bool": {
+            "should": [{"prefix": {"title": {"value": "sm", "boost": 2.0}}}, {"prefix": {"body": "sm"}}],
+            "minimum_should_match": 1,
+        }
+    }
     assert body["query"]["bool"]["filter"] == [
         {"term": {"deleted": False}},
         {"terms": {"type": ["contact"]}},
-        {"bool": {"should": [{"terms": {"fields.owner_id": ["u1"]}},
-                             {"bool": {"must_not": [{"exists": {"field": "fields.owner_id"}}]}}],
-                  "minimum_should_match": 1}},
+        {
+            "bool": {
+                "should": [
+                    {"terms": {"fields.owner_id": ["u1"]}},
+                    {"bool": {"must_not": [{"exists": {"field": "fields.owner_id"}}]}},
+                ],
+                "minimum_should_match": 1,
+            }
+        },
     ]
     assert body["sort"] == [{"_score": "desc"}, {"key": "asc"}]
     assert body["size"] == 3 and body["track_total_hits"] is True

@@ -1,13 +1,15 @@
 """The document-store contract: every adapter behind the port must pass every test here."""
+
 import base64
 import json
 import os
 import random
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import mongomock
 import mongomock.filtering
@@ -22,12 +24,15 @@ from crm_common.store.query import normalise_sort
 MONGODB_TEST_URL = os.environ.get("MONGODB_TEST_URL")
 
 SPECS = (
-    CollectionSpec("contacts", (
-        Index(("email",), unique=True),
-        Index(("external.hubspot_id",), unique=True),
-        Index(("custom_fields.region",)),
-        Index(("last_name", "first_name")),
-    )),
+    CollectionSpec(
+        "contacts",
+        (
+            Index(("email",), unique=True),
+            Index(("external.hubspot_id",), unique=True),
+            Index(("custom_fields.region",)),
+            Index(("last_name", "first_name")),
+        ),
+    ),
     CollectionSpec("accounts", (Index(("domain", "tenant"), unique=True),)),
     CollectionSpec("items"),
 )
@@ -61,8 +66,9 @@ def opened(adapter: Adapter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             store.close()
     elif adapter.name == "mongomock":
         monkeypatch.setitem(mongomock.filtering._filterer_inst._operator_map, "$type", _mongomock_type_op)
-        store = open_store("mongodb://localhost/crm_contract", SPECS, client=mongomock.MongoClient(),
-                           transactions=False)
+        store = open_store(
+            "mongodb://localhost/crm_contract", SPECS, client=mongomock.MongoClient(), transactions=False
+        )
         try:
             yield store
         finally:
@@ -80,33 +86,73 @@ def opened(adapter: Adapter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture(params=ADAPTERS, ids=lambda adapter: adapter.name)
-def store(request: pytest.FixtureRequest, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[DocumentStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DocumentStore]:
     with opened(request.param, tmp_path, monkeypatch) as opened_store:
         yield opened_store
 
 
 @pytest.fixture(params=[a for a in ADAPTERS if a.rolls_back], ids=lambda adapter: adapter.name)
-def rollback_store(request: pytest.FixtureRequest, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> Iterator[DocumentStore]:
+def rollback_store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DocumentStore]:
     with opened(request.param, tmp_path, monkeypatch) as opened_store:
         yield opened_store
 
 
 CONTACTS = [
-    {"id": "ada", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "age": 36,
-     "tags": ["vip", "math"], "custom_fields": {"region": "emea", "tier": 1}, "active": True,
-     "notes": "Wrote the first Program"},
-    {"id": "grace", "first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.mil", "age": 85,
-     "tags": ["navy"], "custom_fields": {"region": "amer", "tier": 2}, "active": False,
-     "notes": "COBOL pioneer"},
-    {"id": "alan", "first_name": "Alan", "last_name": "Turing", "email": None, "age": 41, "tags": [],
-     "custom_fields": {"region": "emea"}, "active": True},
-    {"id": "katherine", "first_name": "Katherine", "last_name": "Johnson", "age": None,
-     "tags": ["math", "nasa"], "custom_fields": {}, "active": False, "notes": "Orbital mechanics at NASA"},
+    {
+        "id": "ada",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "age": 36,
+        "tags": ["vip", "math"],
+        "custom_fields": {"region": "emea", "tier": 1},
+        "active": True,
+        "notes": "Wrote the first Program",
+    },
+    {
+        "id": "grace",
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "email": "grace@navy.mil",
+        "age": 85,
+        "tags": ["navy"],
+        "custom_fields": {"region": "amer", "tier": 2},
+        "active": False,
+        "notes": "COBOL pioneer",
+    },
+    {
+        "id": "alan",
+        "first_name": "Alan",
+        "last_name": "Turing",
+        "email": None,
+        "age": 41,
+        "tags": [],
+        "custom_fields": {"region": "emea"},
+        "active": True,
+    },
+    {
+        "id": "katherine",
+        "first_name": "Katherine",
+        "last_name": "Johnson",
+        "age": None,
+        "tags": ["math", "nasa"],
+        "custom_fields": {},
+        "active": False,
+        "notes": "Orbital mechanics at NASA",
+    },
     {"id": "edsger", "first_name": "Edsger", "last_name": "Dijkstra", "notes": "goto considered harmful; programs"},
-    {"id": "zoe", "first_name": "Zoë", "last_name": "Ärger", "email": "zoe@example.de", "age": 29,
-     "tags": ["Math"], "custom_fields": {"region": None}, "notes": "Mathematikerin"},
+    {
+        "id": "zoe",
+        "first_name": "Zoë",
+        "last_name": "Ärger",
+        "email": "zoe@example.de",
+        "age": 29,
+        "tags": ["Math"],
+        "custom_fields": {"region": None},
+        "notes": "Mathematikerin",
+    },
 ]
 
 
@@ -122,6 +168,7 @@ def ids(collection: Collection, filter: dict | None = None, sort: list | None = 
 
 
 # --- documents and versions -------------------------------------------------------------------
+
 
 def test_insert_starts_at_version_one_and_get_returns_the_document(store: DocumentStore) -> None:
     doc = {"id": "c1", "name": "Ada", "custom_fields": {"region": "emea"}, "tags": ["a"]}
@@ -280,8 +327,7 @@ FILTERS = [
     ("none equality matches null and missing", {"email": None}, {"alan", "katherine", "edsger"}),
     ("eq none matches null and missing", {"email": {"$eq": None}}, {"alan", "katherine", "edsger"}),
     ("ne none means present and not null", {"email": {"$ne": None}}, {"ada", "grace", "zoe"}),
-    ("ne value includes null and missing", {"age": {"$ne": 36}},
-     {"grace", "alan", "katherine", "edsger", "zoe"}),
+    ("ne value includes null and missing", {"age": {"$ne": 36}}, {"grace", "alan", "katherine", "edsger", "zoe"}),
     ("gt", {"age": {"$gt": 36}}, {"grace", "alan"}),
     ("gte", {"age": {"$gte": 36}}, {"ada", "grace", "alan"}),
     ("lt", {"age": {"$lt": 41}}, {"ada", "zoe"}),
@@ -290,11 +336,17 @@ FILTERS = [
     ("string comparison", {"last_name": {"$lt": "K"}}, {"grace", "katherine", "edsger"}),
     ("comparing with none matches nothing", {"age": {"$gte": None}}, set()),
     ("in", {"last_name": {"$in": ["Hopper", "Turing", "Nobody"]}}, {"grace", "alan"}),
-    ("in with none matches null and missing", {"email": {"$in": [None, "ada@example.com"]}},
-     {"ada", "alan", "katherine", "edsger"}),
+    (
+        "in with none matches null and missing",
+        {"email": {"$in": [None, "ada@example.com"]}},
+        {"ada", "alan", "katherine", "edsger"},
+    ),
     ("in an empty list matches nothing", {"id": {"$in": []}}, set()),
-    ("nin includes null and missing", {"custom_fields.region": {"$nin": ["emea"]}},
-     {"grace", "katherine", "edsger", "zoe"}),
+    (
+        "nin includes null and missing",
+        {"custom_fields.region": {"$nin": ["emea"]}},
+        {"grace", "katherine", "edsger", "zoe"},
+    ),
     ("nin with none excludes null and missing", {"custom_fields.region": {"$nin": ["emea", None]}}, {"grace"}),
     ("exists counts a null as present", {"email": {"$exists": True}}, {"ada", "grace", "alan", "zoe"}),
     ("exists false", {"email": {"$exists": False}}, {"katherine", "edsger"}),
@@ -311,18 +363,19 @@ FILTERS = [
     ("contains on a nested string", {"custom_fields.region": {"$contains": "EM"}}, {"ada", "alan"}),
     ("or", {"$or": [{"age": {"$lt": 30}}, {"tags": {"$contains": "navy"}}]}, {"zoe", "grace"}),
     ("and", {"$and": [{"active": True}, {"custom_fields.region": "emea"}]}, {"ada", "alan"}),
-    ("two contains side by side", {"tags": {"$contains": "math"}, "notes": {"$contains": "nasa"}},
-     {"katherine"}),
-    ("not includes documents the inner filter cannot judge", {"$not": {"age": {"$gt": 40}}},
-     {"ada", "katherine", "edsger", "zoe"}),
+    ("two contains side by side", {"tags": {"$contains": "math"}, "notes": {"$contains": "nasa"}}, {"katherine"}),
+    (
+        "not includes documents the inner filter cannot judge",
+        {"$not": {"age": {"$gt": 40}}},
+        {"ada", "katherine", "edsger", "zoe"},
+    ),
     ("not of or", {"$not": {"$or": [{"active": True}, {"email": None}]}}, {"grace", "zoe"}),
     ("empty filter matches everything", {}, {c["id"] for c in CONTACTS}),
 ]
 
 
 @pytest.mark.parametrize("filter, expected", [(f, e) for _, f, e in FILTERS], ids=[n for n, _, _ in FILTERS])
-def test_filter_selects_exactly_the_matching_documents(contacts: Collection, filter: dict,
-                                                       expected: set[str]) -> None:
+def test_filter_selects_exactly_the_matching_documents(contacts: Collection, filter: dict, expected: set[str]) -> None:
     assert set(ids(contacts, filter)) == expected
     assert contacts.count(filter) == len(expected)
 
@@ -361,6 +414,7 @@ def test_sorting_by_an_unsafe_field_is_a_bad_request(contacts: Collection) -> No
 
 # --- sorting and pagination ---------------------------------------------------------------------
 
+
 def test_ascending_sort_puts_nulls_and_missing_first(contacts: Collection) -> None:
     assert ids(contacts, sort=[("age", 1)]) == ["edsger", "katherine", "zoe", "ada", "alan", "grace"]
 
@@ -371,7 +425,13 @@ def test_descending_sort_puts_nulls_and_missing_last(contacts: Collection) -> No
 
 def test_sort_on_a_nested_field(contacts: Collection) -> None:
     assert ids(contacts, sort=[("custom_fields.region", 1), ("id", 1)]) == [
-        "edsger", "katherine", "zoe", "grace", "ada", "alan"]
+        "edsger",
+        "katherine",
+        "zoe",
+        "grace",
+        "ada",
+        "alan",
+    ]
 
 
 def _sort_key(doc: dict, field: str) -> tuple:
@@ -389,8 +449,9 @@ def expected_order(docs: list[dict], sort: list[tuple[str, int]]) -> list[str]:
     return [doc["id"] for doc in ordered]
 
 
-def page_through(collection: Collection, sort: list, filter: dict | None = None,
-                 limit: int = 10) -> tuple[list[str], int]:
+def page_through(
+    collection: Collection, sort: list, filter: dict | None = None, limit: int = 10
+) -> tuple[list[str], int]:
     seen: list[str] = []
     pages = 0
     cursor = None
@@ -440,8 +501,9 @@ SORTS = [
 
 
 @pytest.mark.parametrize("sort", [s for _, s in SORTS], ids=[n for n, _ in SORTS])
-def test_cursor_pagination_returns_every_document_once_in_order(many: tuple[Collection, list[dict]],
-                                                                sort: list) -> None:
+def test_cursor_pagination_returns_every_document_once_in_order(
+    many: tuple[Collection, list[dict]], sort: list
+) -> None:
     collection, docs = many
     seen, pages = page_through(collection, sort)
     assert len(seen) == len(set(seen)) == 57
@@ -472,9 +534,17 @@ def _encoded(values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("cursor", [
-    "not a cursor!", _encoded({"rank": 1}), _encoded([1]), _encoded([{"$gt": 0}, "p01"]), "%%%%",
-], ids=["garbage", "object", "wrong length", "operator inside", "not base64"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        _encoded({"rank": 1}),
+        _encoded([1]),
+        _encoded([{"$gt": 0}, "p01"]),
+        "%%%%",
+    ],
+    ids=["garbage", "object", "wrong length", "operator inside", "not base64"],
+)
 def test_invalid_cursor_is_a_bad_request(many: tuple[Collection, list[dict]], cursor: str) -> None:
     collection, _ = many
     with pytest.raises(BadRequest):
@@ -489,6 +559,7 @@ def test_cursor_from_another_sort_is_a_bad_request(many: tuple[Collection, list[
 
 
 # --- transactions and the outbox ----------------------------------------------------------------
+
 
 def test_transaction_commits_its_writes(store: DocumentStore) -> None:
     store["items"].insert({"id": "existing"})
@@ -506,7 +577,12 @@ def test_emit_writes_a_pending_event_into_the_outbox(store: DocumentStore) -> No
         tx["contacts"].insert({"id": "c1"})
         tx.emit(event)
     assert store[OUTBOX].get(event.event_id) == {
-        "id": event.event_id, "status": "pending", "record": "contacts:c1", "event": event.as_dict(), "version": 1}
+        "id": event.event_id,
+        "status": "pending",
+        "record": "contacts:c1",
+        "event": event.as_dict(),
+        "version": 1,
+    }
     assert ids(store[OUTBOX], {"status": "pending"}) == [event.event_id]
 
 
@@ -560,6 +636,7 @@ def test_a_refused_write_inside_a_transaction_propagates_and_rolls_back(rollback
 
 
 # --- health -------------------------------------------------------------------------------------
+
 
 def test_ping_succeeds_on_a_healthy_store(store: DocumentStore) -> None:
     store.ping()

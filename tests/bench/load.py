@@ -1,4 +1,5 @@
 """HTTP load generation for the benchmark: wrk when it is there, else a multi-process Python client."""
+
 import http.client
 import json
 import multiprocessing
@@ -18,11 +19,11 @@ REQUEST_TIMEOUT_SECONDS = 10
 @dataclass
 class LoadResult:
     url: str
-    seconds: float          # measured, not requested
+    seconds: float  # measured, not requested
     concurrency: int
-    responses: int          # every complete HTTP response, whatever its status
+    responses: int  # every complete HTTP response, whatever its status
     non200: int
-    socket_errors: int      # connect, read, write errors and timeouts: requests with no response
+    socket_errors: int  # connect, read, write errors and timeouts: requests with no response
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
@@ -68,21 +69,43 @@ class WrkGenerator:
         self.name = f"{version} ({self.THREADS} thread, Lua report)"
 
     def run(self, url: str, seconds: int, concurrency: int) -> LoadResult:
-        command = [self.path, "-t", str(self.THREADS), "-c", str(concurrency), "-d", f"{seconds}s",
-                   "--timeout", f"{REQUEST_TIMEOUT_SECONDS}s", "-s", LUA_REPORT, url]
+        command = [
+            self.path,
+            "-t",
+            str(self.THREADS),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            f"{REQUEST_TIMEOUT_SECONDS}s",
+            "-s",
+            LUA_REPORT,
+            url,
+        ]
         done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=seconds + 60)
         line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_REPORT ")), None)
         if done.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         raw = json.loads(line.split(" ", 1)[1])
         # wrk leaves latency at zero when no request completed.
-        ms = (lambda us: round(us / 1000, 2) if raw["requests"] else None)
-        return LoadResult(url=url, seconds=raw["duration_us"] / 1e6, concurrency=concurrency,
-                          responses=raw["requests"], non200=raw["non200"],
-                          socket_errors=raw["connect_errors"] + raw["read_errors"] + raw["write_errors"]
-                          + raw["timeouts"],
-                          p50_ms=ms(raw["p50_us"]), p90_ms=ms(raw["p90_us"]), p99_ms=ms(raw["p99_us"]),
-                          max_ms=ms(raw["max_us"]), mean_ms=ms(raw["mean_us"]))
+
+        def ms(us: float) -> float | None:
+            return round(us / 1000, 2) if raw["requests"] else None
+
+        return LoadResult(
+            url=url,
+            seconds=raw["duration_us"] / 1e6,
+            concurrency=concurrency,
+            responses=raw["requests"],
+            non200=raw["non200"],
+            socket_errors=raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"],
+            p50_ms=ms(raw["p50_us"]),
+            p90_ms=ms(raw["p90_us"]),
+            p99_ms=ms(raw["p99_us"]),
+            max_ms=ms(raw["max_us"]),
+            mean_ms=ms(raw["mean_us"]),
+        )
 
 
 def _connection_loop(host: str, port: int, path: str, start_at: float, stop_at: float, out: list) -> None:
@@ -121,11 +144,14 @@ def _connection_loop(host: str, port: int, path: str, start_at: float, stop_at: 
     out.append((latencies, non200, errors))
 
 
-def _process_main(host: str, port: int, path: str, connections: int, start_at: float, stop_at: float,
-                  queue: multiprocessing.Queue) -> None:
+def _process_main(
+    host: str, port: int, path: str, connections: int, start_at: float, stop_at: float, queue: multiprocessing.Queue
+) -> None:
     out: list = []
-    threads = [threading.Thread(target=_connection_loop, args=(host, port, path, start_at, stop_at, out))
-               for _ in range(connections)]
+    threads = [
+        threading.Thread(target=_connection_loop, args=(host, port, path, start_at, stop_at, out))
+        for _ in range(connections)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -152,9 +178,14 @@ class PythonGenerator:
         # lets every process and thread be ready by start_at.
         start_at = time.monotonic() + 0.2
         stop_at = start_at + seconds
-        workers = [context.Process(target=_process_main, daemon=True,
-                                   args=(parsed.hostname, parsed.port or 80, path, share, start_at, stop_at, queue))
-                   for share in shares]
+        workers = [
+            context.Process(
+                target=_process_main,
+                daemon=True,
+                args=(parsed.hostname, parsed.port or 80, path, share, start_at, stop_at, queue),
+            )
+            for share in shares
+        ]
         for worker in workers:
             worker.start()
         try:
@@ -165,12 +196,23 @@ class PythonGenerator:
                 if worker.is_alive():
                     worker.kill()
         latencies = sorted(value for lat, _, _ in parts for value in lat)
-        ms = (lambda value: round(value * 1000, 2) if value is not None else None)
-        return LoadResult(url=url, seconds=stop_at - start_at, concurrency=concurrency, responses=len(latencies),
-                          non200=sum(n for _, n, _ in parts), socket_errors=sum(e for _, _, e in parts),
-                          p50_ms=ms(percentile(latencies, 50)), p90_ms=ms(percentile(latencies, 90)),
-                          p99_ms=ms(percentile(latencies, 99)), max_ms=ms(latencies[-1] if latencies else None),
-                          mean_ms=ms(sum(latencies) / len(latencies) if latencies else None))
+
+        def ms(value: float | None) -> float | None:
+            return round(value * 1000, 2) if value is not None else None
+
+        return LoadResult(
+            url=url,
+            seconds=stop_at - start_at,
+            concurrency=concurrency,
+            responses=len(latencies),
+            non200=sum(n for _, n, _ in parts),
+            socket_errors=sum(e for _, _, e in parts),
+            p50_ms=ms(percentile(latencies, 50)),
+            p90_ms=ms(percentile(latencies, 90)),
+            p99_ms=ms(percentile(latencies, 99)),
+            max_ms=ms(latencies[-1] if latencies else None),
+            mean_ms=ms(sum(latencies) / len(latencies) if latencies else None),
+        )
 
 
 def find_wrk() -> str | None:
@@ -183,8 +225,7 @@ def find_wrk() -> str | None:
     for attempt in ([install], [["apt-get", "update", "-qq"], install]):
         try:
             for command in attempt:
-                subprocess.run(command, check=True, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=300)
+                subprocess.run(command, check=True, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
             continue
         if shutil.which("wrk"):

@@ -1,15 +1,17 @@
 """The naive gateways the benchmark compares against: nameko's standalone ClusterRpcProxy kept per
 request thread, and opened per request (what a thread-per-request server such as werkzeug's gives)."""
+
 import os
 import threading
 import uuid
 
-from crm_common.caller import Caller
-from crm_common.config import DEFAULT_AMQP_URI
 from flask import Flask, Response, jsonify
-from gateway.auth import DEVELOPMENT_ADMIN
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy
+
+from crm_common.caller import Caller
+from crm_common.config import DEFAULT_AMQP_URI
+from gateway.auth import DEVELOPMENT_ADMIN
 
 RPC_TIMEOUT_SECONDS = 10.0
 

@@ -5,6 +5,7 @@
 Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
 BENCH_FRESHNESS_WRITES (50), BENCH_GENERATOR (auto | wrk | python), GATEWAY_WORKERS / GATEWAY_THREADS.
 """
+
 import http.client
 import json
 import os
@@ -26,7 +27,6 @@ from typing import Any
 from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import GATEWAY, ROOT, SERVICES, Stack, ensure_broker
 from crm_common.testing import private_vhost
-
 from tests.bench import cpu
 from tests.bench.load import Generator, LoadResult, choose_generator, percentile
 
@@ -52,10 +52,13 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(seconds=_positive_int("BENCH_SECONDS", 10), warmup_seconds=_positive_int("BENCH_WARMUP_SECONDS", 2),
-                   concurrency=_positive_int("BENCH_CONCURRENCY", 16),
-                   freshness_writes=_positive_int("BENCH_FRESHNESS_WRITES", 50),
-                   generator=os.environ.get("BENCH_GENERATOR", "auto"))
+        return cls(
+            seconds=_positive_int("BENCH_SECONDS", 10),
+            warmup_seconds=_positive_int("BENCH_WARMUP_SECONDS", 2),
+            concurrency=_positive_int("BENCH_CONCURRENCY", 16),
+            freshness_writes=_positive_int("BENCH_FRESHNESS_WRITES", 50),
+            generator=os.environ.get("BENCH_GENERATOR", "auto"),
+        )
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -139,8 +142,15 @@ def naive_gateway(stack: Stack) -> Iterator[NaiveGateway]:
     command[-1] = "tests.bench.naive_gateway:create_app()"
     os.makedirs(stack.log_dir, exist_ok=True)
     with open(os.path.join(stack.log_dir, "naive_gateway.log"), "ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=stack.env(), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=stack.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{NAIVE_PORT}"
     try:
         _wait_http_ok(url + "/readyz", process, timeout=30)
@@ -186,17 +196,21 @@ def _expect_200(base_url: str, path: str) -> None:
 def cpu_groups(stack: Stack, naive: NaiveGateway) -> dict:
     contacts, *others = SERVICES
     other_leaders = [stack.pid(service) for service in others]
-    return {"gateway": cpu.process_group(stack.pid(GATEWAY)), "naive gateway": cpu.process_group(naive.pid),
-            "contacts": cpu.process_group(stack.pid(contacts)), "rabbitmq": cpu.broker_group,
-            "other services": lambda by_pid: set().union(*(cpu.process_group(pid)(by_pid) for pid in other_leaders))}
+    return {
+        "gateway": cpu.process_group(stack.pid(GATEWAY)),
+        "naive gateway": cpu.process_group(naive.pid),
+        "contacts": cpu.process_group(stack.pid(contacts)),
+        "rabbitmq": cpu.broker_group,
+        "other services": lambda by_pid: set().union(*(cpu.process_group(pid)(by_pid) for pid in other_leaders)),
+    }
 
 
-def measure_throughput(generator: Generator, settings: Settings, targets: dict[str, str],
-                       groups: dict) -> tuple[dict[str, LoadResult], dict[str, dict]]:
+def measure_throughput(
+    generator: Generator, settings: Settings, targets: dict[str, str], groups: dict
+) -> tuple[dict[str, LoadResult], dict[str, dict]]:
     results, cpu_use = {}, {}
     for name, url in targets.items():
-        print(f"  {name:<10} {url}: warm-up {settings.warmup_seconds} s, measure {settings.seconds} s ...",
-              flush=True)
+        print(f"  {name:<10} {url}: warm-up {settings.warmup_seconds} s, measure {settings.seconds} s ...", flush=True)
         generator.run(url, settings.warmup_seconds, settings.concurrency)
         before = cpu.snapshot()
         results[name] = generator.run(url, settings.seconds, settings.concurrency)
@@ -211,8 +225,11 @@ def measure_freshness(gateway_url: str, writes: int) -> dict:
     timeouts = 0
     for i in range(writes):
         token = f"fresh{uuid.uuid4().hex[:12]}"
-        status, created = client.request("POST", "/api/v1/contacts", {
-            "first_name": "Fresh", "last_name": f"Bench{i}", "email": f"{token}@bench.example.com"})
+        status, created = client.request(
+            "POST",
+            "/api/v1/contacts",
+            {"first_name": "Fresh", "last_name": f"Bench{i}", "email": f"{token}@bench.example.com"},
+        )
         if status != 201:
             raise RuntimeError(f"creating a contact answered {status}: {created}")
         written = time.monotonic()
@@ -231,10 +248,16 @@ def measure_freshness(gateway_url: str, writes: int) -> dict:
             delays_ms.append((found - written) * 1000)
     client.close()
     ordered = sorted(delays_ms)
-    return {"writes": writes, "timeouts": timeouts, "poll_interval_ms": FRESHNESS_POLL_SECONDS * 1000,
-            "timeout_ms": FRESHNESS_TIMEOUT_SECONDS * 1000,
-            "p50_ms": round(percentile(ordered, 50), 1), "p95_ms": round(percentile(ordered, 95), 1),
-            "max_ms": round(ordered[-1], 1), "mean_ms": round(sum(ordered) / len(ordered), 1)}
+    return {
+        "writes": writes,
+        "timeouts": timeouts,
+        "poll_interval_ms": FRESHNESS_POLL_SECONDS * 1000,
+        "timeout_ms": FRESHNESS_TIMEOUT_SECONDS * 1000,
+        "p50_ms": round(percentile(ordered, 50), 1),
+        "p95_ms": round(percentile(ordered, 95), 1),
+        "max_ms": round(ordered[-1], 1),
+        "mean_ms": round(sum(ordered) / len(ordered), 1),
+    }
 
 
 def machine_info(generator: Generator) -> dict:
@@ -244,12 +267,22 @@ def machine_info(generator: Generator) -> dict:
             model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
     except OSError:
         pass
-    git = (lambda *args: subprocess.run(["git", *args], cwd=ROOT, check=False, capture_output=True, text=True).stdout)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, check=False, capture_output=True, text=True).stdout
+
     commit, dirty = git("rev-parse", "--short", "HEAD").strip(), git("status", "--porcelain").strip()
-    return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-            "python": platform.python_version(), "platform": platform.platform(), "generator": generator.name,
-            "git_commit": commit or None, "git_dirty": bool(dirty)}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "generator": generator.name,
+        "git_commit": commit or None,
+        "git_dirty": bool(dirty),
+    }
 
 
 def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
@@ -258,21 +291,32 @@ def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
     def ratio(name: str, other: str, target: float) -> dict:
         base = results[other].ok_rps
         value = rpc / base if base else None
-        return {"name": f"{name} / {other}", "value": round(value, 3) if value is not None else None,
-                "target": f">= {target:g}x", "pass": value is not None and value >= target}
+        return {
+            "name": f"{name} / {other}",
+            "value": round(value, 3) if value is not None else None,
+            "target": f">= {target:g}x",
+            "pass": value is not None and value >= target,
+        }
 
     return [
         ratio("rpc_get", "ping", RPC_OVER_PING_TARGET),
         ratio("rpc_get", "naive_get", RPC_OVER_NAIVE_TARGET),
         ratio("rpc_get", "naive_per_request", RPC_OVER_NAIVE_TARGET),
-        {"name": "search freshness p95", "value": freshness["p95_ms"], "target": f"<= {FRESHNESS_P95_TARGET_MS:g} ms",
-         "pass": freshness["p95_ms"] <= FRESHNESS_P95_TARGET_MS and freshness["timeouts"] == 0},
+        {
+            "name": "search freshness p95",
+            "value": freshness["p95_ms"],
+            "target": f"<= {FRESHNESS_P95_TARGET_MS:g} ms",
+            "pass": freshness["p95_ms"] <= FRESHNESS_P95_TARGET_MS and freshness["timeouts"] == 0,
+        },
     ]
 
 
-ROW_LABELS = {"ping": "ping      GET /api/v1/ping (no RPC)", "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
-              "naive_get": "naive_get GET /api/v1/contacts/{id} (proxy per thread)",
-              "naive_per_request": "naive_per_request (proxy per request)"}
+ROW_LABELS = {
+    "ping": "ping      GET /api/v1/ping (no RPC)",
+    "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
+    "naive_get": "naive_get GET /api/v1/contacts/{id} (proxy per thread)",
+    "naive_per_request": "naive_per_request (proxy per request)",
+}
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -284,31 +328,47 @@ def render(report: dict) -> str:
     dirty = " (dirty)" if m["git_dirty"] else ""
     lines = [
         f"CRM gateway benchmark  {report['timestamp']}  commit {m['git_commit']}{dirty}",
-        (f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
-         f"load average at start {m['load_average_at_start'][0]}"),
+        (
+            f"machine: {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+            f"load average at start {m['load_average_at_start'][0]}"
+        ),
         f"gateway: gunicorn gthread, {s['gateway_workers']} workers x {s['gateway_threads']} threads (naive: the same)",
-        (f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
-         f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up"),
+        (
+            f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
+            f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up"
+        ),
         "",
         f"{'endpoint':<52}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
     ]
     for name, row in report["throughput"].items():
-        lines.append(f"{ROW_LABELS[name]:<52}{row['ok_rps']:>10.1f}{_fmt(row['p50_ms']):>10}"
-                     f"{_fmt(row['p99_ms']):>10}{row['errors']:>8}")
+        lines.append(
+            f"{ROW_LABELS[name]:<52}{row['ok_rps']:>10.1f}{_fmt(row['p50_ms']):>10}"
+            f"{_fmt(row['p99_ms']):>10}{row['errors']:>8}"
+        )
     groups = list(next(iter(report["cpu"].values()))["ms_per_request"])
-    lines += ["", "CPU ms per request in each measured run (every process shares the same cores):",
-              f"{'':<11}" + "".join(f"{name:>15}" for name in groups) + f"{'others, cores':>15}{'idle':>7}"]
+    lines += [
+        "",
+        "CPU ms per request in each measured run (every process shares the same cores):",
+        f"{'':<11}" + "".join(f"{name:>15}" for name in groups) + f"{'others, cores':>15}{'idle':>7}",
+    ]
     for name, use in report["cpu"].items():
-        lines.append(f"{name:<11}" + "".join(f"{_fmt(use['ms_per_request'][g], 2):>15}" for g in groups)
-                     + f"{_fmt(use['other_processes_cores'], 2):>15}{_fmt(use['machine_idle_pct']) + '%':>7}")
+        lines.append(
+            f"{name:<11}"
+            + "".join(f"{_fmt(use['ms_per_request'][g], 2):>15}" for g in groups)
+            + f"{_fmt(use['other_processes_cores'], 2):>15}{_fmt(use['machine_idle_pct']) + '%':>7}"
+        )
     lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
     for check in report["checks"]:
         unit = " ms" if check["name"].startswith("search") else "x"
         value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
         lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
-    lines += [(f"  freshness over {f['writes']} writes: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
-               f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)"),
-              "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts"]
+    lines += [
+        (
+            f"  freshness over {f['writes']} writes: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
+            f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)"
+        ),
+        "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts",
+    ]
     return "\n".join(lines)
 
 
@@ -331,12 +391,17 @@ def run(settings: Settings) -> dict:
     machine = machine_info(generator)
     with private_vhost(base_uri) as amqp_uri, running_stack(amqp_uri) as stack, naive_gateway(stack) as naive:
         status, contact = JsonClient(stack.gateway_url).request(
-            "POST", "/api/v1/contacts", {"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"})
+            "POST", "/api/v1/contacts", {"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"}
+        )
         if status != 201:
             raise RuntimeError(f"creating the benchmark contact answered {status}: {contact}")
         contact_path = f"/api/v1/contacts/{contact['id']}"
-        targets = {"ping": stack.gateway_url + "/api/v1/ping", "rpc_get": stack.gateway_url + contact_path,
-                   "naive_get": naive.url + contact_path, "naive_per_request": naive.url + "/per-request" + contact_path}
+        targets = {
+            "ping": stack.gateway_url + "/api/v1/ping",
+            "rpc_get": stack.gateway_url + contact_path,
+            "naive_get": naive.url + contact_path,
+            "naive_per_request": naive.url + "/per-request" + contact_path,
+        }
         for url in targets.values():
             parsed = urllib.parse.urlsplit(url)
             _expect_200(f"{parsed.scheme}://{parsed.netloc}", parsed.path)
@@ -347,11 +412,15 @@ def run(settings: Settings) -> dict:
     return {
         "timestamp": timestamp,
         "machine": machine,
-        "settings": {"seconds": settings.seconds, "warmup_seconds": settings.warmup_seconds,
-                     "concurrency": settings.concurrency, "keep_alive": True,
-                     "gateway_workers": int(os.environ.get("GATEWAY_WORKERS", "2")),
-                     "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
-                     "freshness_writes": settings.freshness_writes},
+        "settings": {
+            "seconds": settings.seconds,
+            "warmup_seconds": settings.warmup_seconds,
+            "concurrency": settings.concurrency,
+            "keep_alive": True,
+            "gateway_workers": int(os.environ.get("GATEWAY_WORKERS", "2")),
+            "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
+            "freshness_writes": settings.freshness_writes,
+        },
         "throughput": {name: result.to_dict() for name, result in results.items()},
         "cpu": cpu_use,
         "freshness": freshness,

@@ -1,4 +1,5 @@
 """Whatever a client sends, the gateway answers with a 4xx problem+json, never a 500."""
+
 import json
 
 import pytest
@@ -32,10 +33,18 @@ def test_a_body_that_is_not_an_object_is_a_422(api, payload):
     _problem(_raw_post(api, "/contacts", json.dumps(payload).encode()), 422)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("first_name", 42), ("email", "not-an-email"), ("tags", "vip"), ("tags", [1, 2]),
-    ("lifecycle_stage", "king"), ("custom_fields", ["a"]), ("phone", {"number": "1"}),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("first_name", 42),
+        ("email", "not-an-email"),
+        ("tags", "vip"),
+        ("tags", [1, 2]),
+        ("lifecycle_stage", "king"),
+        ("custom_fields", ["a"]),
+        ("phone", {"number": "1"}),
+    ],
+)
 def test_wrong_types_are_a_422_naming_the_field(api, field, value):
     body = _problem(api.post("/contacts", {"first_name": "A", field: value}), 422)
     assert any(e["field"] == field for e in body["errors"])
@@ -57,14 +66,34 @@ def test_operator_objects_in_values_are_refused(api, value):
     _problem(api.post("/contacts", {"first_name": "A", "email": value}), 422)
 
 
-@pytest.mark.parametrize("flt", ['{"email": {"$ne": ""}}', '{"$where": "sleep(1)"}', '{"email": {"regex": ".*"}}',
-                                 '{"password": "x"}', '{"email": {"eq": {"$gt": ""}}}', "not json", "[]"])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        '{"email": {"$ne": ""}}',
+        '{"$where": "sleep(1)"}',
+        '{"email": {"regex": ".*"}}',
+        '{"password": "x"}',
+        '{"email": {"eq": {"$gt": ""}}}',
+        "not json",
+        "[]",
+    ],
+)
 def test_bad_filters_are_a_400(api, flt):
     _problem(api.get("/contacts", params={"filter": flt}), 400)
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "ten"}, {"cursor": "%%%"},
-                                    {"cursor": "WzEsMiwzXQ"}, {"sort": "password"}, {"nonexistent_field": "1"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"},
+        {"limit": "201"},
+        {"limit": "ten"},
+        {"cursor": "%%%"},
+        {"cursor": "WzEsMiwzXQ"},
+        {"sort": "password"},
+        {"nonexistent_field": "1"},
+    ],
+)
 def test_bad_list_parameters_are_a_400(api, params):
     _problem(api.get("/contacts", params=params), 400)
 
@@ -116,12 +145,15 @@ def test_a_bad_if_match_is_a_412(api):
     _problem(api.patch(f"/contacts/{contact['id']}", {"first_name": "B"}, headers={"If-Match": '"abc"'}), 412)
 
 
-@pytest.mark.parametrize("path,body", [
-    ("/tickets", {"subject": "S", "contact_id": "x", "priority": None}),
-    ("/tickets", {"subject": "S", "contact_id": "x", "kind": None}),
-    ("/contacts", {"first_name": "A", "tags": None}),
-    ("/contacts", {"first_name": "A", "lifecycle_stage": None}),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/tickets", {"subject": "S", "contact_id": "x", "priority": None}),
+        ("/tickets", {"subject": "S", "contact_id": "x", "kind": None}),
+        ("/contacts", {"first_name": "A", "tags": None}),
+        ("/contacts", {"first_name": "A", "lifecycle_stage": None}),
+    ],
+)
 def test_null_is_refused_for_fields_that_have_defaults(api, path, body):
     field = next(k for k, v in body.items() if v is None)
     body_ = _problem(api.post(path, body), 422)

@@ -1,4 +1,8 @@
 """The foundation's end-to-end flow: one customer through all five services over RabbitMQ."""
+
+import json
+import os
+import sqlite3
 import uuid
 
 from crm_common.testing import eventually
@@ -17,13 +21,22 @@ def _found(api, q: str, kind: str, record_id: str) -> bool:
 def test_a_customer_flows_through_every_service(api):
     tag = uuid.uuid4().hex[:8]
     company = api.create("/companies", {"name": f"远景科技 {tag}", "industry": "software"})
-    contact = api.create("/contacts", {
-        "first_name": "伟明", "last_name": "张", "email": f"zhang.wm@{tag}.example.cn",
-        "phone": "+86 138 0000 4321", "company_id": company["id"]})
-    deal = api.create("/deals", {"title": f"ERP rollout {tag}", "amount": "120000.00", "currency": "CNY",
-                                 "contact_id": contact["id"]})
-    ticket = api.create("/tickets", {"subject": f"Invoice missing {tag}", "contact_id": contact["id"],
-                                     "priority": "high"})
+    contact = api.create(
+        "/contacts",
+        {
+            "first_name": "伟明",
+            "last_name": "张",
+            "email": f"zhang.wm@{tag}.example.cn",
+            "phone": "+86 138 0000 4321",
+            "company_id": company["id"],
+        },
+    )
+    deal = api.create(
+        "/deals", {"title": f"ERP rollout {tag}", "amount": "120000.00", "currency": "CNY", "contact_id": contact["id"]}
+    )
+    ticket = api.create(
+        "/tickets", {"subject": f"Invoice missing {tag}", "contact_id": contact["id"], "priority": "high"}
+    )
 
     assert deal["pipeline_id"] == "default" and deal["stage_id"] == "qualification"
     assert deal["company_id"] == company["id"] and ticket["company_id"] == company["id"]
@@ -47,7 +60,9 @@ def test_a_customer_flows_through_every_service(api):
     assert {e["ref"]["id"] for e in entries} >= {deal["id"], ticket["id"]}
     deals_only = api.get(f"/contacts/{contact['id']}/timeline", params={"kind": "deal"}).json()["data"]
     assert [e["kind"] for e in deals_only] == ["deal"]
-    company_kinds = {e["kind"] for e in eventually(lambda: api.get(f"/companies/{company['id']}/timeline").json()["data"])}
+    company_kinds = {
+        e["kind"] for e in eventually(lambda: api.get(f"/companies/{company['id']}/timeline").json()["data"])
+    }
     assert "company" in company_kinds
 
     # the contact's owner (the caller here) is told about the new ticket in-app
@@ -61,14 +76,12 @@ def test_a_customer_flows_through_every_service(api):
 
 def test_a_request_id_travels_from_the_gateway_into_the_events(api, stack):
     request_id = f"trace-{uuid.uuid4().hex[:12]}"
-    response = api.post("/contacts", {"first_name": "Ada", "last_name": "Lovelace"},
-                        headers={"X-Request-ID": request_id})
+    response = api.post(
+        "/contacts", {"first_name": "Ada", "last_name": "Lovelace"}, headers={"X-Request-ID": request_id}
+    )
     assert response.status_code == 201
     assert response.headers["X-Request-ID"] == request_id
 
-    import json
-    import os
-    import sqlite3
     db = sqlite3.connect(os.path.join(stack.data_dir, "contacts.db"))
     events = [json.loads(doc)["event"] for (doc,) in db.execute("SELECT doc FROM c__outbox")]
     mine = [e for e in events if e["payload"].get("id") == response.json()["id"]]
@@ -101,10 +114,11 @@ def test_a_deleted_contact_disappears_from_reads_and_search(api):
 
 def test_lists_page_with_cursors_and_filters(api):
     tag = uuid.uuid4().hex[:8]
-    made = {api.create("/contacts", {"first_name": f"P{i}", "last_name": "Pager", "tags": [tag]})["id"]
-            for i in range(7)}
+    made = {
+        api.create("/contacts", {"first_name": f"P{i}", "last_name": "Pager", "tags": [tag]})["id"] for i in range(7)
+    }
     seen, cursor = [], None
-    flt = '{"tags": {"contains": "%s"}}' % tag
+    flt = json.dumps({"tags": {"contains": tag}})
     while True:
         params = {"limit": 3, "filter": flt, **({"cursor": cursor} if cursor else {})}
         page = api.get("/contacts", params=params).json()

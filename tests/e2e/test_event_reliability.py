@@ -1,6 +1,9 @@
 """No event is lost: not when a consumer is killed mid-flow, not when a handler keeps failing."""
+
 import json
+import os
 import signal
+import sqlite3
 import threading
 import uuid
 
@@ -24,8 +27,11 @@ def test_killing_a_consumer_mid_flow_loses_no_event(api, stack):
 
     def create_contacts(count: int) -> None:
         for i in range(count):
-            created.append(api.create("/contacts", {"first_name": f"Kill{i}", "last_name": "Nine",
-                                                    "email": f"n{i}@{tag}.example"})["id"])
+            created.append(
+                api.create(
+                    "/contacts", {"first_name": f"Kill{i}", "last_name": "Nine", "email": f"n{i}@{tag}.example"}
+                )["id"]
+            )
 
     writer = threading.Thread(target=create_contacts, args=(60,))
     writer.start()
@@ -43,9 +49,13 @@ def _publish(stack, source: str, event_type: str, body: dict) -> None:
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.basic_publish(f"{source}.events", event_type, json.dumps(body),
-                              pika.BasicProperties(content_type="application/json", delivery_mode=2),
-                              mandatory=True)
+        channel.basic_publish(
+            f"{source}.events",
+            event_type,
+            json.dumps(body),
+            pika.BasicProperties(content_type="application/json", delivery_mode=2),
+            mandatory=True,
+        )
     finally:
         connection.close()
 
@@ -60,8 +70,13 @@ def test_a_failing_handler_is_retried_then_dead_lettered_then_replayed(api, stac
     # A ticket for a customer the notifications service has never heard of cannot be routed to
     # an owner: the handler raises on every attempt until the customer's event arrives.
     contact_id = f"ghost-{uuid.uuid4().hex[:8]}"
-    ticket = {"id": f"t-{uuid.uuid4().hex[:8]}", "subject": "Where is my order", "priority": "urgent",
-              "contact_id": contact_id, "version": 1}
+    ticket = {
+        "id": f"t-{uuid.uuid4().hex[:8]}",
+        "subject": "Where is my order",
+        "priority": "urgent",
+        "contact_id": contact_id,
+        "version": 1,
+    }
     event = new_event("ticket_created", "service_desk", ticket).as_dict()
     _publish(stack, "service_desk", "ticket_created", event)
 
@@ -73,8 +88,14 @@ def test_a_failing_handler_is_retried_then_dead_lettered_then_replayed(api, stac
     assert dead["event"] == event  # the whole event is kept, nothing dropped
 
     # The fix: the customer becomes known. Replaying the parked event now delivers the notice.
-    contact = {"id": contact_id, "first_name": "Ghost", "last_name": "Customer", "display_name": "Ghost Customer",
-               "owner_id": "usr-dev-admin", "version": 1}
+    contact = {
+        "id": contact_id,
+        "first_name": "Ghost",
+        "last_name": "Customer",
+        "display_name": "Ghost Customer",
+        "owner_id": "usr-dev-admin",
+        "version": 1,
+    }
     _publish(stack, "contacts", "contact_created", new_event("contact_created", "contacts", contact).as_dict())
     response = api.post(f"/dead-letters/notifications/{dead['id']}/replay")
     assert response.status_code == 202, response.text
@@ -100,22 +121,31 @@ def test_a_malformed_event_is_parked_at_once(api, stack):
 
 def test_a_replayed_event_is_not_applied_twice(api, stack):
     contact_id = f"dup-{uuid.uuid4().hex[:8]}"
-    contact = {"id": contact_id, "first_name": "Twice", "display_name": "Twice", "owner_id": "usr-someone-else",
-               "version": 1}
+    contact = {
+        "id": contact_id,
+        "first_name": "Twice",
+        "display_name": "Twice",
+        "owner_id": "usr-someone-else",
+        "version": 1,
+    }
     _publish(stack, "contacts", "contact_created", new_event("contact_created", "contacts", contact).as_dict())
-    ticket = {"id": f"t-{uuid.uuid4().hex[:8]}", "subject": "Dup check", "priority": "low",
-              "contact_id": contact_id, "version": 1}
+    ticket = {
+        "id": f"t-{uuid.uuid4().hex[:8]}",
+        "subject": "Dup check",
+        "priority": "low",
+        "contact_id": contact_id,
+        "version": 1,
+    }
     event = new_event("ticket_created", "service_desk", ticket).as_dict()
     for _ in range(3):  # the same event delivered three times
         _publish(stack, "service_desk", "ticket_created", event)
 
-    import sqlite3
-    import os
-
     def notices() -> int:
         db = sqlite3.connect(os.path.join(stack.data_dir, "notifications.db"))
         try:
-            rows = db.execute("SELECT doc FROM c_notifications WHERE json_extract(doc, '$.ref.id') = ?", (ticket["id"],))
+            rows = db.execute(
+                "SELECT doc FROM c_notifications WHERE json_extract(doc, '$.ref.id') = ?", (ticket["id"],)
+            )
             return len(rows.fetchall())
         finally:
             db.close()

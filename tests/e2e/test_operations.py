@@ -1,4 +1,5 @@
 """Every process answers its liveness, readiness and Prometheus endpoints, and the metrics move."""
+
 import re
 
 import requests
@@ -37,12 +38,14 @@ def test_metrics_count_rpc_calls_published_and_handled_events_and_search_freshne
 
     def counted():
         after = _scrape(stack, contacts)
-        return (_sample(after, "crm_rpc_duration_seconds_count", method="create_contact", outcome="ok")
-                > _sample(before, "crm_rpc_duration_seconds_count", method="create_contact", outcome="ok")
-                and _sample(after, "crm_events_published_total", event_type="contact_created")
-                > _sample(before, "crm_events_published_total", event_type="contact_created"))
+        return _sample(after, "crm_rpc_duration_seconds_count", method="create_contact", outcome="ok") > _sample(
+            before, "crm_rpc_duration_seconds_count", method="create_contact", outcome="ok"
+        ) and _sample(after, "crm_events_published_total", event_type="contact_created") > _sample(
+            before, "crm_events_published_total", event_type="contact_created"
+        )
 
     eventually(counted)
+
     def handled_by_search():
         text = _scrape(stack, search)
         return text if _sample(text, "crm_events_handled_total", handler="on_contact_created") else None

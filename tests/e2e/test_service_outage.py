@@ -1,4 +1,5 @@
 """A service that is down answers 503 with Retry-After; nothing runs late, the rest keeps working."""
+
 import time
 
 from crm_common.devstack import SERVICES
@@ -11,8 +12,9 @@ def test_a_stopped_service_gives_503_and_recovers(api, stack):
     stack.stop(SALES)
     try:
         started = time.monotonic()
-        response = api.post("/deals", {"title": "Never written", "amount": "5.00", "currency": "CNY",
-                                       "contact_id": contact["id"]})
+        response = api.post(
+            "/deals", {"title": "Never written", "amount": "5.00", "currency": "CNY", "contact_id": contact["id"]}
+        )
         assert response.status_code == 503, response.text
         assert response.headers["Content-Type"] == "application/problem+json"
         assert response.headers["Retry-After"]
@@ -26,8 +28,12 @@ def test_a_stopped_service_gives_503_and_recovers(api, stack):
     time.sleep(1)
     titles = [d["title"] for d in api.get("/deals", params={"contact_id": contact["id"]}).json()["data"]]
     assert "Never written" not in titles
-    assert api.post("/deals", {"title": "Written", "amount": "5.00", "currency": "CNY",
-                               "contact_id": contact["id"]}).status_code == 201
+    assert (
+        api.post(
+            "/deals", {"title": "Written", "amount": "5.00", "currency": "CNY", "contact_id": contact["id"]}
+        ).status_code
+        == 201
+    )
 
 
 CONTACTS = next(s for s in SERVICES if s.name == "contacts")

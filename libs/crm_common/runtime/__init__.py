@@ -1,4 +1,5 @@
 """nameko building blocks every CRM service is assembled from: store, outbox, reliable events, ops."""
+
 from nameko.exceptions import deserialize_to_instance
 
 from ..errors import ALL_ERRORS

@@ -1,4 +1,5 @@
 """The base every CRM nameko service class derives from: shared dependencies and ops entrypoints."""
+
 from nameko.dependency_providers import Config
 
 from ..envelope import new_event
@@ -19,5 +20,6 @@ class ServiceBase(OpsEndpoints, DeadLetterRpc):
 
     def emit(self, tx: Transaction, event_type: str, payload: dict) -> None:
         """Write an event into the outbox of `tx`, from this service, on behalf of the caller."""
-        tx.emit(new_event(event_type, self.name, payload, actor=self.caller.user_id,
-                          correlation_id=self.caller.request_id))
+        tx.emit(
+            new_event(event_type, self.name, payload, actor=self.caller.user_id, correlation_id=self.caller.request_id)
+        )

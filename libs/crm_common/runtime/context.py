@@ -1,4 +1,5 @@
 """Per-worker context: the caller the gateway vouched for, the request id, and worker metrics."""
+
 import time
 
 from nameko.extensions import DependencyProvider
@@ -37,8 +38,9 @@ class RpcMetrics(DependencyProvider):
         if started is None:
             return
         outcome = "ok" if exc_info is None else type(exc_info[1]).__name__
-        RPC_LATENCY.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
-                           outcome).observe(time.perf_counter() - started)
+        RPC_LATENCY.labels(self.container.service_name, worker_ctx.entrypoint.method_name, outcome).observe(
+            time.perf_counter() - started
+        )
 
     def get_dependency(self, worker_ctx) -> None:
         return None

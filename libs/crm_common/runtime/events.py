@@ -5,11 +5,12 @@ attempt is first written to the service's `_failed_events` collection and only t
 even that write fails, the message is requeued. A retrier re-runs due failures with exponential
 backoff and parks them as dead after the cap, where they can be listed and replayed.
 """
+
 import functools
 import logging
 import time
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.extensions import SharedExtension
@@ -36,7 +37,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def retry_delay(attempts: int) -> float:
@@ -59,8 +60,12 @@ def record_failure(store: DocumentStore, service: str, handler: str, body, exc: 
     poison = isinstance(exc, ValidationFailed) and getattr(exc, "poison", False)
     dead = poison or attempts >= max_attempts()
     doc = {
-        "id": failure_id, "event_id": event_id, "handler": handler, "event": body,
-        "attempts": attempts, "status": "dead" if dead else "retrying",
+        "id": failure_id,
+        "event_id": event_id,
+        "handler": handler,
+        "event": body,
+        "attempts": attempts,
+        "status": "dead" if dead else "retrying",
         "next_attempt_at": _iso(_now() + timedelta(seconds=retry_delay(attempts))),
         "last_error": "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000],
         "first_failed_at": existing["first_failed_at"] if existing else utc_now(),
@@ -70,8 +75,7 @@ def record_failure(store: DocumentStore, service: str, handler: str, body, exc: 
     EVENTS_FAILED.labels(service, handler).inc()
     if dead:
         EVENTS_DEAD_LETTERED.labels(service, handler).inc()
-        log.error("event parked in the dead-letter store after %d attempts", attempts,
-                  extra={"event_id": event_id})
+        log.error("event parked in the dead-letter store after %d attempts", attempts, extra={"event_id": event_id})
 
 
 class FailedEventRetrier(SharedExtension):
@@ -82,7 +86,7 @@ class FailedEventRetrier(SharedExtension):
     def __init__(self, *args, **kwargs) -> None:
         # State lives from construction: entrypoints register before this extension's setup.
         super().__init__(*args, **kwargs)
-        self.entrypoints: dict[str, "ReliableEventHandler"] = {}
+        self.entrypoints: dict[str, ReliableEventHandler] = {}
         self._running = False
 
     def register(self, entrypoint: "ReliableEventHandler") -> None:
@@ -97,6 +101,7 @@ class FailedEventRetrier(SharedExtension):
 
     def _run(self) -> None:
         import eventlet
+
         while self._running:
             try:
                 self.retry_due()
@@ -107,8 +112,9 @@ class FailedEventRetrier(SharedExtension):
     def retry_due(self) -> int:
         store = self.store.document_store()
         failures = store[FAILED_EVENTS]
-        due = failures.find({"status": "retrying", "next_attempt_at": {"$lte": _iso(_now())}},
-                            [("next_attempt_at", 1)], limit=50).items
+        due = failures.find(
+            {"status": "retrying", "next_attempt_at": {"$lte": _iso(_now())}}, [("next_attempt_at", 1)], limit=50
+        ).items
         for failure in due:
             entrypoint = self.entrypoints.get(failure["handler"])
             if entrypoint is None:
@@ -116,9 +122,12 @@ class FailedEventRetrier(SharedExtension):
             # Lease it so the next scan does not start it again while it runs.
             leased = failures.replace({**failure, "next_attempt_at": _iso(_now() + timedelta(seconds=LEASE_SECONDS))})
             self.container.spawn_worker(
-                entrypoint, (failure["event"],), {},
+                entrypoint,
+                (failure["event"],),
+                {},
                 context_data={"request_id": (failure["event"] or {}).get("correlation_id") or ""},
-                handle_result=functools.partial(self._finished, leased))
+                handle_result=functools.partial(self._finished, leased),
+            )
         DEAD_LETTERS.labels(self.container.service_name).set(failures.count({"status": "dead"}))
         return len(due)
 
@@ -139,8 +148,14 @@ class ReliableEventHandler(EventHandler):
     retrier = FailedEventRetrier()
 
     def __init__(self, source_service: str, event_type: str, **kwargs):
-        super().__init__(source_service, event_type, handler_type=SERVICE_POOL, reliable_delivery=True,
-                         requeue_on_error=True, **kwargs)
+        super().__init__(
+            source_service,
+            event_type,
+            handler_type=SERVICE_POOL,
+            reliable_delivery=True,
+            requeue_on_error=True,
+            **kwargs,
+        )
 
     def setup(self) -> None:
         super().setup()
@@ -198,8 +213,9 @@ class DeadLetterRpc:
 
     @rpc
     def list_dead_letters(self, limit: int = 50, cursor: str | None = None) -> dict:
-        page = self.store[FAILED_EVENTS].find({"status": "dead"}, [("last_failed_at", -1)],
-                                              parse_limit(limit), cursor or None)
+        page = self.store[FAILED_EVENTS].find(
+            {"status": "dead"}, [("last_failed_at", -1)], parse_limit(limit), cursor or None
+        )
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     @rpc
@@ -209,5 +225,4 @@ class DeadLetterRpc:
         failure = failures.get(failure_id)
         if failure is None or failure["status"] != "dead":
             raise NotFound(f"no dead-lettered event {failure_id}")
-        return failures.replace({**failure, "status": "retrying", "attempts": 0,
-                                 "next_attempt_at": _iso(_now())})
+        return failures.replace({**failure, "status": "retrying", "attempts": 0, "next_attempt_at": _iso(_now())})

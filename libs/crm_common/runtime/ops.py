@@ -1,4 +1,5 @@
 """Operations endpoints every service serves over HTTP: liveness, readiness and Prometheus metrics."""
+
 import json
 
 import kombu

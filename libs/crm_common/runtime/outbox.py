@@ -1,4 +1,5 @@
 """The outbox relay: publishes committed outbox events to RabbitMQ with confirms, then marks them sent."""
+
 import logging
 import threading
 import time
@@ -30,8 +31,9 @@ class OutboxRelayExtension(SharedExtension):
         self._last_prune = 0.0
         self._last_release = time.time()
         self._seen_emitted = 0
-        self.publisher = Publisher(self.container.config[AMQP_URI_CONFIG_KEY], use_confirms=True,
-                                   mandatory=True, serializer="json")
+        self.publisher = Publisher(
+            self.container.config[AMQP_URI_CONFIG_KEY], use_confirms=True, mandatory=True, serializer="json"
+        )
 
     def start(self) -> None:
         self._running = True
@@ -82,12 +84,20 @@ class OutboxRelayExtension(SharedExtension):
                 continue
             exchange = get_event_exchange(event["source"], self.container.config)
             try:
-                self.publisher.publish(event, exchange=exchange, declare=[exchange], routing_key=event["event_type"],
-                                       headers={"nameko.request_id": event.get("correlation_id") or ""})
+                self.publisher.publish(
+                    event,
+                    exchange=exchange,
+                    declare=[exchange],
+                    routing_key=event["event_type"],
+                    headers={"nameko.request_id": event.get("correlation_id") or ""},
+                )
             except UndeliverableMessage:
                 # No queue is bound for it yet (its consumer has never started): keep it.
-                log.warning("no consumer queue for %s yet; held in the outbox", event["event_type"],
-                            extra={"event_id": event["event_id"], "event_type": event["event_type"]})
+                log.warning(
+                    "no consumer queue for %s yet; held in the outbox",
+                    event["event_type"],
+                    extra={"event_id": event["event_id"], "event_type": event["event_type"]},
+                )
                 held.add(row.get("record"))
                 outbox.replace({**row, "status": "unroutable"})
                 continue

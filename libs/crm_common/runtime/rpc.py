@@ -1,4 +1,5 @@
 """Calls from one service to another: bounded by a timeout, failures as typed errors."""
+
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
@@ -13,8 +14,9 @@ class ServiceRpc(RpcProxy):
     ServiceUnavailable, and so does a call to a service that has never run."""
 
     def get_dependency(self, worker_ctx) -> "_BoundedProxy":
-        return _BoundedProxy(super().get_dependency(worker_ctx), self.target_service,
-                             float_setting("RPC_CALL_TIMEOUT_SECONDS", 5.0))
+        return _BoundedProxy(
+            super().get_dependency(worker_ctx), self.target_service, float_setting("RPC_CALL_TIMEOUT_SECONDS", 5.0)
+        )
 
 
 class _BoundedProxy:
@@ -29,7 +31,9 @@ class _BoundedProxy:
                 with eventlet.Timeout(self._timeout):
                     return remote(*args, **kwargs)
             except eventlet.Timeout:
-                raise ServiceUnavailable(f"the {self._service} service did not answer within {self._timeout:g}s") from None
+                raise ServiceUnavailable(
+                    f"the {self._service} service did not answer within {self._timeout:g}s"
+                ) from None
             except UnknownService:
                 raise ServiceUnavailable(f"the {self._service} service is not running") from None
 

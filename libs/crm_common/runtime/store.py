@@ -1,4 +1,5 @@
 """The service's document store as nameko extensions: one store per container, injected into workers."""
+
 import threading
 
 from nameko.extensions import DependencyProvider, SharedExtension

@@ -1,4 +1,5 @@
 """The search-index port: one index of every entity, versioned per record, queried by one box."""
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,8 +73,10 @@ def open_search_index(url: str, **options: Any) -> SearchIndex:
     """`sqlite:///path/search.db` or `http(s)://host:9200` (Elasticsearch)."""
     if url.startswith("sqlite://"):
         from .sqlite_fts import SqliteFtsIndex
+
         return SqliteFtsIndex(url.removeprefix("sqlite://"), **options)
     if url.startswith(("http://", "https://")):
         from .elastic import ElasticIndex
+
         return ElasticIndex(url, **options)
     raise ValueError(f"unsupported search index URL scheme: {url.split(':', 1)[0]!r}")

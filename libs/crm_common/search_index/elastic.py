@@ -1,15 +1,15 @@
 """The Elasticsearch search adapter: explicit mapping, external versions, SQLite-equal matching."""
-import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
 
-from elasticsearch import (ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError,
-                           UnsupportedProductError)
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError, UnsupportedProductError
 
 from ..errors import ServiceUnavailable
 from . import SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResult
-from .text import (cjk_grams, decode_search_cursor, encode_search_cursor, has_cjk, highlight,
-                   query_terms)
+from .text import cjk_grams, decode_search_cursor, encode_search_cursor, has_cjk, highlight, query_terms
 
 TITLE_BOOST = 2.0
 FACET_SIZE = 100  # more entity types than the CRM will ever have
@@ -30,8 +30,7 @@ SETTINGS: dict[str, Any] = {
         },
         "analyzer": {
             "crm_trigram": {"type": "custom", "tokenizer": "crm_trigram", "filter": ["lowercase"]},
-            "crm_cjk": {"type": "custom", "tokenizer": "standard",
-                        "filter": ["crm_cjk_bigram", "lowercase"]},
+            "crm_cjk": {"type": "custom", "tokenizer": "standard", "filter": ["crm_cjk_bigram", "lowercase"]},
         },
     },
 }
@@ -48,8 +47,7 @@ _TEXT = {
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "dynamic_templates": [
-        {"fields_strings": {"path_match": "fields.*", "match_mapping_type": "string",
-                            "mapping": {"type": "keyword"}}},
+        {"fields_strings": {"path_match": "fields.*", "match_mapping_type": "string", "mapping": {"type": "keyword"}}},
     ],
     "properties": {
         "key": {"type": "keyword"},
@@ -91,21 +89,36 @@ def _term_clause(term: str) -> dict[str, Any]:
         # synonyms of their unigrams, so 张伟 would also match 张三 … 李伟.
         grams = cjk_grams(term).split()
         bigrams = [g for g in grams if len(g) == 2] or grams
-        return {"bool": {"must": [
-            {"bool": {"should": [{"term": {"title.cjk": {"value": g, "boost": TITLE_BOOST}}},
-                                 {"term": {"body.cjk": g}}],
-                      "minimum_should_match": 1}}
-            for g in bigrams]}}
+        return {
+            "bool": {
+                "must": [
+                    {
+                        "bool": {
+                            "should": [
+                                {"term": {"title.cjk": {"value": g, "boost": TITLE_BOOST}}},
+                                {"term": {"body.cjk": g}},
+                            ],
+                            "minimum_should_match": 1,
+                        }
+                    }
+                    for g in bigrams
+                ]
+            }
+        }
     if len(term) >= 3:
         # A phrase over consecutive trigrams is an exact substring (like FTS5's trigram phrase);
         # operator and would also accept the term's trigrams scattered through the text.
-        return {"multi_match": {"query": term, "type": "phrase",
-                                "fields": [f"title.ngram^{TITLE_BOOST:g}", "body.ngram"]}}
+        return {
+            "multi_match": {"query": term, "type": "phrase", "fields": [f"title.ngram^{TITLE_BOOST:g}", "body.ngram"]}
+        }
     # A prefix query, not match_phrase_prefix: that one stops at max_expansions (50) terms,
     # which a one- or two-letter prefix exceeds in any real index.
-    return {"bool": {"should": [{"prefix": {"title": {"value": term, "boost": TITLE_BOOST}}},
-                                {"prefix": {"body": term}}],
-                     "minimum_should_match": 1}}
+    return {
+        "bool": {
+            "should": [{"prefix": {"title": {"value": term, "boost": TITLE_BOOST}}}, {"prefix": {"body": term}}],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def _filter_clause(name: str, accepted: list) -> dict[str, Any]:
@@ -141,8 +154,9 @@ def search_body(terms: list[str], query: SearchQuery) -> dict[str, Any]:
 
 
 class ElasticIndex(SearchIndex):
-    def __init__(self, url: str, *, index: str = "crm-search", client: Elasticsearch | None = None,
-                 request_timeout: float = 5.0):
+    def __init__(
+        self, url: str, *, index: str = "crm-search", client: Elasticsearch | None = None, request_timeout: float = 5.0
+    ):
         self._client = client or Elasticsearch(url, request_timeout=request_timeout)
         self._index = index
         self._ready = False
@@ -157,8 +171,7 @@ class ElasticIndex(SearchIndex):
             with _unavailable_on_failure("create index"):
                 if not self._client.indices.exists(index=self._index):
                     try:
-                        self._client.indices.create(index=self._index, settings=SETTINGS,
-                                                    mappings=MAPPINGS)
+                        self._client.indices.create(index=self._index, settings=SETTINGS, mappings=MAPPINGS)
                     except ApiError as exc:
                         # Another process created it between our check and our create.
                         if exc.error != "resource_already_exists_exception":
@@ -169,27 +182,49 @@ class ElasticIndex(SearchIndex):
         self._ensure_index()
         try:
             with _unavailable_on_failure("index"):
-                self._client.index(index=self._index, id=key, document=source, version=version,
-                                   version_type="external", refresh=False)
+                self._client.index(
+                    index=self._index, id=key, document=source, version=version, version_type="external", refresh=False
+                )
         except ConflictError:
             return False  # the index holds the same or a newer version
         return True
 
     def upsert(self, doc: SearchDoc) -> bool:
         key = _key(doc.type, doc.id)
-        return self._write(key, {
-            "key": key, "type": doc.type, "id": doc.id, "title": doc.title, "body": doc.body,
-            "fields": doc.fields, "version": doc.version, "updated_at": doc.updated_at or None,
-            "deleted": False,
-        }, doc.version)
+        return self._write(
+            key,
+            {
+                "key": key,
+                "type": doc.type,
+                "id": doc.id,
+                "title": doc.title,
+                "body": doc.body,
+                "fields": doc.fields,
+                "version": doc.version,
+                "updated_at": doc.updated_at or None,
+                "deleted": False,
+            },
+            doc.version,
+        )
 
     def delete(self, doc_type: str, doc_id: str, version: int) -> bool:
         # A tombstone, not a DELETE: its external version keeps refusing late older upserts.
         key = _key(doc_type, doc_id)
-        return self._write(key, {
-            "key": key, "type": doc_type, "id": doc_id, "title": "", "body": "", "fields": {},
-            "version": version, "updated_at": None, "deleted": True,
-        }, version)
+        return self._write(
+            key,
+            {
+                "key": key,
+                "type": doc_type,
+                "id": doc_id,
+                "title": "",
+                "body": "",
+                "fields": {},
+                "version": version,
+                "updated_at": None,
+                "deleted": True,
+            },
+            version,
+        )
 
     def get(self, doc_type: str, doc_id: str) -> SearchDoc | None:
         self._ensure_index()
@@ -201,9 +236,15 @@ class ElasticIndex(SearchIndex):
         source = found["_source"]
         if source.get("deleted"):
             return None
-        return SearchDoc(source["type"], source["id"], source["title"], source["version"],
-                         source.get("body", ""), source.get("fields") or {},
-                         source.get("updated_at") or "")
+        return SearchDoc(
+            source["type"],
+            source["id"],
+            source["title"],
+            source["version"],
+            source.get("body", ""),
+            source.get("fields") or {},
+            source.get("updated_at") or "",
+        )
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = query_terms(query.text)
@@ -215,12 +256,13 @@ class ElasticIndex(SearchIndex):
             response = self._client.search(index=self._index, **body)
         rows = response["hits"]["hits"]
         hits = []
-        for row in rows[:query.limit]:
+        for row in rows[: query.limit]:
             source = row["_source"]
             title, text = source.get("title", ""), source.get("body", "")
             marks = [h for h in (highlight(title, terms), highlight(text, terms)) if h]
-            hits.append(SearchHit(source["type"], source["id"], title, float(row["sort"][0]), marks,
-                                  source.get("fields") or {}))
+            hits.append(
+                SearchHit(source["type"], source["id"], title, float(row["sort"][0]), marks, source.get("fields") or {})
+            )
         next_cursor = None
         if len(rows) > query.limit and hits:
             next_cursor = encode_search_cursor(list(rows[query.limit - 1]["sort"]))

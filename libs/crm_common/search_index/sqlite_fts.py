@@ -1,5 +1,6 @@
 """The embedded search adapter: SQLite FTS5 with a trigram index (substrings, phone and email
 fragments) and a word index with CJK bigrams (two-character Chinese names)."""
+
 import json
 import os
 import sqlite3
@@ -7,8 +8,7 @@ import threading
 
 from ..errors import ServiceUnavailable
 from . import SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResult
-from .text import (cjk_grams, decode_search_cursor, encode_search_cursor, has_cjk, highlight,
-                   query_terms)
+from .text import cjk_grams, decode_search_cursor, encode_search_cursor, has_cjk, highlight, query_terms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -54,20 +54,32 @@ class SqliteFtsIndex(SearchIndex):
                 if current and current[1] >= doc.version:
                     self._run("ROLLBACK")
                     return False
-                values = (doc.type, doc.id, doc.title, doc.body, json.dumps(doc.fields, ensure_ascii=False),
-                          doc.version, doc.updated_at)
+                values = (
+                    doc.type,
+                    doc.id,
+                    doc.title,
+                    doc.body,
+                    json.dumps(doc.fields, ensure_ascii=False),
+                    doc.version,
+                    doc.updated_at,
+                )
                 if current:
                     rowid = current[0]
-                    self._run("UPDATE docs SET type=?, id=?, title=?, body=?, fields=?, version=?, "
-                              "updated_at=?, deleted=0 WHERE rowid=?", values + (rowid,))
+                    self._run(
+                        "UPDATE docs SET type=?, id=?, title=?, body=?, fields=?, version=?, "
+                        "updated_at=?, deleted=0 WHERE rowid=?",
+                        values + (rowid,),
+                    )
                     self._run("DELETE FROM fts_trigram WHERE rowid = ?", (rowid,))
                     self._run("DELETE FROM fts_words WHERE rowid = ?", (rowid,))
                 else:
-                    rowid = self._run("INSERT INTO docs (key, type, id, title, body, fields, version, "
-                                      "updated_at) VALUES (?,?,?,?,?,?,?,?)", (key,) + values).lastrowid
+                    rowid = self._run(
+                        "INSERT INTO docs (key, type, id, title, body, fields, version, "
+                        "updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                        (key,) + values,
+                    ).lastrowid
                 self._run("INSERT INTO fts_trigram (rowid, text) VALUES (?, ?)", (rowid, text))
-                self._run("INSERT INTO fts_words (rowid, words) VALUES (?, ?)",
-                          (rowid, text + "\n" + cjk_grams(text)))
+                self._run("INSERT INTO fts_words (rowid, words) VALUES (?, ?)", (rowid, text + "\n" + cjk_grams(text)))
                 self._run("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -84,13 +96,18 @@ class SqliteFtsIndex(SearchIndex):
                     self._run("ROLLBACK")
                     return False
                 if current:
-                    self._run("UPDATE docs SET deleted=1, version=?, title='', body='', fields='{}' "
-                              "WHERE rowid=?", (version, current[0]))
+                    self._run(
+                        "UPDATE docs SET deleted=1, version=?, title='', body='', fields='{}' WHERE rowid=?",
+                        (version, current[0]),
+                    )
                     self._run("DELETE FROM fts_trigram WHERE rowid = ?", (current[0],))
                     self._run("DELETE FROM fts_words WHERE rowid = ?", (current[0],))
                 else:
-                    self._run("INSERT INTO docs (key, type, id, title, body, fields, version, updated_at, "
-                              "deleted) VALUES (?,?,?,'','','{}',?,'',1)", (key, doc_type, doc_id, version))
+                    self._run(
+                        "INSERT INTO docs (key, type, id, title, body, fields, version, updated_at, "
+                        "deleted) VALUES (?,?,?,'','','{}',?,'',1)",
+                        (key, doc_type, doc_id, version),
+                    )
                 self._run("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -99,8 +116,10 @@ class SqliteFtsIndex(SearchIndex):
 
     def get(self, doc_type: str, doc_id: str) -> SearchDoc | None:
         with self._lock:
-            row = self._run("SELECT type, id, title, version, body, fields, updated_at FROM docs "
-                            "WHERE key = ? AND deleted = 0", (f"{doc_type}:{doc_id}",)).fetchone()
+            row = self._run(
+                "SELECT type, id, title, version, body, fields, updated_at FROM docs WHERE key = ? AND deleted = 0",
+                (f"{doc_type}:{doc_id}",),
+            ).fetchone()
         if not row:
             return None
         return SearchDoc(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
@@ -144,22 +163,25 @@ class SqliteFtsIndex(SearchIndex):
         # measured from a fixed epoch, not from 'now': a clock-dependent score drifts between two
         # page requests and the cursor's [score, key] would then skip or repeat hits.
         title_hits = " + ".join("(instr(lower(title), ?) > 0)" for _ in terms)
-        score = (f"(({title_hits}) * 2.0 + {len(terms)} + coalesce(1.0 - 1.0 / (1.0 + max(0, "
-                 "julianday(updated_at) - julianday('2000-01-01')) / 30.0), 1.0))")
+        score = (
+            f"(({title_hits}) * 2.0 + {len(terms)} + coalesce(1.0 - 1.0 / (1.0 + max(0, "
+            "julianday(updated_at) - julianday('2000-01-01')) / 30.0), 1.0))"
+        )
         score_params = list(terms)
         page_clause, page_params = "", []
         if query.cursor:
             last_score, last_key = decode_search_cursor(query.cursor)
             page_clause = "WHERE score < ? OR (score = ? AND key > ?)"
             page_params = [last_score, last_score, last_key]
-        sql = (f"SELECT * FROM (SELECT key, type, id, title, body, fields, round({score}, 9) AS score "
-               f"FROM docs WHERE {where}) {page_clause} ORDER BY score DESC, key ASC LIMIT ?")
+        sql = (
+            f"SELECT * FROM (SELECT key, type, id, title, body, fields, round({score}, 9) AS score "
+            f"FROM docs WHERE {where}) {page_clause} ORDER BY score DESC, key ASC LIMIT ?"
+        )
         with self._lock:
             rows = self._run(sql, score_params + params + page_params + [query.limit + 1]).fetchall()
-            facet_rows = self._run(f"SELECT type, count(*) FROM docs WHERE {where} GROUP BY type",
-                                   params).fetchall()
+            facet_rows = self._run(f"SELECT type, count(*) FROM docs WHERE {where} GROUP BY type", params).fetchall()
         hits = []
-        for key, doc_type, doc_id, title, body, fields, score_value in rows[:query.limit]:
+        for _key, doc_type, doc_id, title, body, fields, score_value in rows[: query.limit]:
             marks = [h for h in (highlight(title, terms), highlight(body, terms)) if h]
             hits.append(SearchHit(doc_type, doc_id, title, score_value, marks, json.loads(fields)))
         next_cursor = None

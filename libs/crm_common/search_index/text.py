@@ -1,4 +1,5 @@
 """Text helpers both search adapters share: query terms, CJK bigrams, highlights, cursors."""
+
 import base64
 import html
 import json
@@ -34,7 +35,7 @@ def cjk_grams(text: str) -> str:
     grams: list[str] = []
     for run in CJK_RUN.findall(text):
         grams.extend(run)
-        grams.extend(run[i:i + 2] for i in range(len(run) - 1))
+        grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return " ".join(grams)
 
 
@@ -45,7 +46,7 @@ def highlight(text: str, terms: list[str], width: int = 60) -> str | None:
     if not positions:
         return None
     start = max(0, min(positions) - width // 2)
-    passage = text[start:start + width * 2]
+    passage = text[start : start + width * 2]
     alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
     pattern = re.compile(f"({alternatives})", re.I)
     # The result is rendered as HTML (that is what <mark> is for), so the record's own text is escaped.
@@ -64,7 +65,12 @@ def decode_search_cursor(cursor: str) -> list:
         values = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
     except ValueError:
         raise BadRequest("invalid cursor") from None
-    if (not isinstance(values, list) or len(values) != 2 or isinstance(values[0], bool)
-            or not isinstance(values[0], (int, float)) or not isinstance(values[1], str)):
+    if (
+        not isinstance(values, list)
+        or len(values) != 2
+        or isinstance(values[0], bool)
+        or not isinstance(values[0], (int, float))
+        or not isinstance(values[1], str)
+    ):
         raise BadRequest("invalid cursor")
     return values

@@ -1,8 +1,10 @@
 """The document-store port: what every service's repository is written against."""
+
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from ..envelope import Event
 
@@ -63,15 +65,15 @@ class Collection(ABC):
     def delete(self, doc_id: str, expected_version: int | None = None) -> bool: ...
 
     @abstractmethod
-    def find(self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50,
-             cursor: str | None = None) -> Page:
+    def find(
+        self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page:
         """Filter (see query.py for the grammar), keyset-paginated: fast at any depth."""
 
     @abstractmethod
     def count(self, filter: dict | None = None) -> int: ...
 
-    def iterate(self, filter: dict | None = None, sort: Sort | None = None,
-                batch: int = 500) -> Iterator[dict]:
+    def iterate(self, filter: dict | None = None, sort: Sort | None = None, batch: int = 500) -> Iterator[dict]:
         cursor = None
         while True:
             page = self.find(filter, sort, batch, cursor)
@@ -125,8 +127,10 @@ def open_store(url: str, specs: tuple[CollectionSpec, ...], **options: Any) -> D
     all_specs = tuple(specs) + MESSAGING_COLLECTIONS
     if url.startswith("sqlite://"):
         from .sqlite import SqliteStore
+
         return SqliteStore(url.removeprefix("sqlite://"), all_specs, **options)
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from .mongo import MongoStore
+
         return MongoStore(url, all_specs, **options)
     raise ValueError(f"unsupported store URL scheme: {url.split(':', 1)[0]!r}")

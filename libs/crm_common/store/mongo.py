@@ -1,14 +1,22 @@
 """The MongoDB document-store adapter: one collection per spec, majority writes and reads."""
+
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote_plus
 
 from pymongo import MongoClient
 from pymongo.client_session import ClientSession
-from pymongo.errors import (CollectionInvalid, ConnectionFailure, DuplicateKeyError, ExecutionTimeout,
-                            PyMongoError, WriteConcernError)
+from pymongo.errors import (
+    CollectionInvalid,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    WriteConcernError,
+)
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -57,11 +65,13 @@ def _translate(filter: dict) -> dict:
 
 def _operator(field: str, op: str, arg: Any) -> dict:
     if op == "$contains":
-        return {"$or": [
-            {field: {"$elemMatch": {"$eq": arg}}},
-            # Without the array guard $regex would also match string elements inside arrays.
-            {field: {"$regex": re.escape(str(arg)), "$options": "i", "$not": {"$type": "array"}}},
-        ]}
+        return {
+            "$or": [
+                {field: {"$elemMatch": {"$eq": arg}}},
+                # Without the array guard $regex would also match string elements inside arrays.
+                {field: {"$regex": re.escape(str(arg)), "$options": "i", "$not": {"$type": "array"}}},
+            ]
+        }
     if arg is None and op in ("$gt", "$gte", "$lt", "$lte"):
         return MATCH_NOTHING
     return {field: {op: arg}}
@@ -152,8 +162,7 @@ class MongoCollection(Collection):
                 raise NotFound(f"{self._name} {doc_id} not found")
             stored = {**doc, "version": base + 1}
             try:
-                result = self._coll.replace_one({"_id": doc_id, "version": base}, _to_mongo(stored),
-                                                session=session)
+                result = self._coll.replace_one({"_id": doc_id, "version": base}, _to_mongo(stored), session=session)
             except DuplicateKeyError as exc:
                 raise self._conflict(doc_id, exc) from None
             if result.matched_count == 1:
@@ -178,8 +187,9 @@ class MongoCollection(Collection):
                     if current is None:
                         self._coll.insert_one(_to_mongo(stored), session=session)
                         return stored
-                    result = self._coll.replace_one({"_id": doc_id, "version": current}, _to_mongo(stored),
-                                                    session=session)
+                    result = self._coll.replace_one(
+                        {"_id": doc_id, "version": current}, _to_mongo(stored), session=session
+                    )
                     if result.matched_count == 1:
                         return stored
                 except DuplicateKeyError as exc:
@@ -203,8 +213,9 @@ class MongoCollection(Collection):
                 return False
         raise PreconditionFailed(f"{self._name} {doc_id} is not at version {expected_version}")
 
-    def find(self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50,
-             cursor: str | None = None) -> Page:
+    def find(
+        self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page:
         order = normalise_sort(sort)
         clauses = [filter] if filter else []
         if cursor:
@@ -244,8 +255,15 @@ class MongoStore(DocumentStore):
     touches the network until the first operation, which also creates the declared collections and
     indexes."""
 
-    def __init__(self, url: str, specs: tuple[CollectionSpec, ...], *, client: Any = None,
-                 transactions: bool = True, database: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        specs: tuple[CollectionSpec, ...],
+        *,
+        client: Any = None,
+        transactions: bool = True,
+        database: str | None = None,
+    ):
         if client is None:
             options: dict[str, Any] = {"w": "majority", "readConcernLevel": "majority", "connect": False}
             if "serverselectiontimeoutms" not in url.lower():
@@ -277,12 +295,10 @@ class MongoStore(DocumentStore):
                     keys = [(_field(f), 1) for f in index.fields]
                     if keys == [("_id", 1)]:
                         continue  # MongoDB always indexes _id, uniquely
-                    options: dict[str, Any] = {
-                        "name": "ix_" + "_".join(f.replace(".", "_") for f in index.fields)}
+                    options: dict[str, Any] = {"name": "ix_" + "_".join(f.replace(".", "_") for f in index.fields)}
                     if index.unique:
                         options["unique"] = True
-                        options["partialFilterExpression"] = {
-                            key: {"$type": PRESENT_TYPES} for key, _ in keys}
+                        options["partialFilterExpression"] = {key: {"$type": PRESENT_TYPES} for key, _ in keys}
                     collection.create_index(keys, **options)
             self._declared = True
 

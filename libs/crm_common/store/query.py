@@ -7,6 +7,7 @@ Filter grammar (a subset of MongoDB's, the same for every adapter):
 Fields are dotted paths of identifiers; values are JSON scalars (lists for $in / $nin).
 $contains means "array holds the element" for arrays and "case-insensitive substring" for strings.
 """
+
 import base64
 import json
 import re
@@ -87,8 +88,7 @@ def decode_cursor(cursor: str, sort: list[tuple[str, int]]) -> list:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
         raise BadRequest("invalid cursor") from None
-    if not isinstance(values, list) or len(values) != len(sort) or not all(
-            isinstance(v, SCALARS) for v in values):
+    if not isinstance(values, list) or len(values) != len(sort) or not all(isinstance(v, SCALARS) for v in values):
         raise BadRequest("invalid cursor")
     return values
 
@@ -97,7 +97,7 @@ def after_cursor(sort: list[tuple[str, int]], values: list) -> dict:
     """The filter selecting rows strictly after `values` in `sort` order (nulls sort first)."""
     alternatives = []
     for i, (field, direction) in enumerate(sort):
-        ties = [_equal(f, v) for (f, _), v in zip(sort[:i], values[:i])]
+        ties = [_equal(f, v) for (f, _), v in zip(sort[:i], values[:i], strict=True)]
         value = values[i]
         if direction > 0:
             beyond = {field: {"$ne": None}} if value is None else {field: {"$gt": value}}

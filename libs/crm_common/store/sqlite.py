@@ -1,10 +1,12 @@
 """The embedded document-store adapter: one SQLite file, WAL, JSON documents, expression indexes."""
+
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import Conflict, NotFound, PreconditionFailed, ServiceUnavailable
 from . import Collection, CollectionSpec, DocumentStore, Page, Sort, Transaction
@@ -79,9 +81,11 @@ class _Sql:
             kind = f"json_type(doc, '$.{field}')"
             member = self._bind(arg)
             needle = self._bind(str(arg))
-            return (f"(CASE {kind} WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(doc, '$.{field}')"
-                    f" WHERE value = {member}) WHEN 'text' THEN instr(py_lower({expr}), py_lower({needle})) > 0"
-                    f" ELSE 0 END)")
+            return (
+                f"(CASE {kind} WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(doc, '$.{field}')"
+                f" WHERE value = {member}) WHEN 'text' THEN instr(py_lower({expr}), py_lower({needle})) > 0"
+                f" ELSE 0 END)"
+            )
         raise AssertionError(op)
 
 
@@ -101,8 +105,7 @@ class SqliteCollection(Collection):
     def insert(self, doc: dict) -> dict:
         stored = {**doc, "version": 1}
         try:
-            self._run(f"INSERT INTO {self._table} (id, version, doc) VALUES (?, 1, ?)",
-                      (doc["id"], _dump(stored)))
+            self._run(f"INSERT INTO {self._table} (id, version, doc) VALUES (?, 1, ?)", (doc["id"], _dump(stored)))
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{self._name} {doc['id']} collides with an existing record: {exc}") from None
         return stored
@@ -112,12 +115,13 @@ class SqliteCollection(Collection):
         if current is None:
             raise NotFound(f"{self._name} {doc['id']} not found")
         if expected_version is not None and current[0] != expected_version:
-            raise PreconditionFailed(
-                f"{self._name} {doc['id']} is at version {current[0]}, not {expected_version}")
+            raise PreconditionFailed(f"{self._name} {doc['id']} is at version {current[0]}, not {expected_version}")
         stored = {**doc, "version": current[0] + 1}
         try:
-            cur = self._run(f"UPDATE {self._table} SET version = ?, doc = ? WHERE id = ? AND version = ?",
-                            (stored["version"], _dump(stored), doc["id"], current[0]))
+            cur = self._run(
+                f"UPDATE {self._table} SET version = ?, doc = ? WHERE id = ? AND version = ?",
+                (stored["version"], _dump(stored), doc["id"], current[0]),
+            )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{self._name} {doc['id']} collides with an existing record: {exc}") from None
         if cur.rowcount != 1:
@@ -128,9 +132,11 @@ class SqliteCollection(Collection):
         current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).fetchone()
         stored = {**doc, "version": (current[0] if current else 0) + 1}
         try:
-            self._run(f"INSERT INTO {self._table} (id, version, doc) VALUES (?, ?, ?) ON CONFLICT(id) "
-                      "DO UPDATE SET version = excluded.version, doc = excluded.doc",
-                      (doc["id"], stored["version"], _dump(stored)))
+            self._run(
+                f"INSERT INTO {self._table} (id, version, doc) VALUES (?, ?, ?) ON CONFLICT(id) "
+                "DO UPDATE SET version = excluded.version, doc = excluded.doc",
+                (doc["id"], stored["version"], _dump(stored)),
+            )
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{self._name} {doc['id']} collides with an existing record: {exc}") from None
         return stored
@@ -145,8 +151,9 @@ class SqliteCollection(Collection):
             return False
         raise PreconditionFailed(f"{self._name} {doc_id} is not at version {expected_version}")
 
-    def find(self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50,
-             cursor: str | None = None) -> Page:
+    def find(
+        self, filter: dict | None = None, sort: Sort | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page:
         order = normalise_sort(sort)
         clauses = [check_filter(filter)] if filter else []
         if cursor:
@@ -154,8 +161,9 @@ class SqliteCollection(Collection):
         sql = _Sql()
         where = sql.where({"$and": clauses}) if clauses else "1"
         order_by = ", ".join(f"{_path_expr(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in order)
-        rows = self._run(f"SELECT doc FROM {self._table} WHERE {where} ORDER BY {order_by} LIMIT ?",
-                         sql.params + [limit + 1]).fetchall()
+        rows = self._run(
+            f"SELECT doc FROM {self._table} WHERE {where} ORDER BY {order_by} LIMIT ?", sql.params + [limit + 1]
+        ).fetchall()
         items = [json.loads(r[0]) for r in rows[:limit]]
         next_cursor = encode_cursor(items[-1], order) if len(rows) > limit and items else None
         return Page(items, next_cursor)
@@ -195,8 +203,10 @@ class SqliteStore(DocumentStore):
 
     def _declare(self, spec: CollectionSpec) -> None:
         table = _table(spec.name)
-        self._execute(f"CREATE TABLE IF NOT EXISTS {table} "
-                      "(id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)")
+        self._execute(
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            "(id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL)"
+        )
         for index in spec.indexes:
             name = f'"ix_{spec.name}_{"_".join(f.replace(".", "_") for f in index.fields)}"'
             columns = ", ".join(_path_expr(f) for f in index.fields)

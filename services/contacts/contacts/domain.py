@@ -1,4 +1,5 @@
 """Contacts rules: building records, applying changes, and the timeline entries they produce."""
+
 from crm_common.ids import new_id
 
 
@@ -14,17 +15,39 @@ def _is_cjk(text: str) -> bool:
 
 
 def new_company(fields: dict, actor: str, now: str) -> dict:
-    return {"id": new_id(), "tax_id": None, "industry": None, "size": None, "custom_fields": {},
-            **fields, "owner_id": fields.get("owner_id", actor), "created_by": actor,
-            "created_at": now, "updated_at": now}
+    return {
+        "id": new_id(),
+        "tax_id": None,
+        "industry": None,
+        "size": None,
+        "custom_fields": {},
+        **fields,
+        "owner_id": fields.get("owner_id", actor),
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def new_contact(fields: dict, actor: str, now: str) -> dict:
-    contact = {"id": new_id(), "first_name": None, "last_name": None, "email": None, "phone": None,
-               "company_id": None, "lifecycle_stage": "lead", "tags": [], "custom_fields": {},
-               "value_grade": None, "churn_risk": None, **fields,
-               "owner_id": fields.get("owner_id", actor), "created_by": actor,
-               "created_at": now, "updated_at": now}
+    contact = {
+        "id": new_id(),
+        "first_name": None,
+        "last_name": None,
+        "email": None,
+        "phone": None,
+        "company_id": None,
+        "lifecycle_stage": "lead",
+        "tags": [],
+        "custom_fields": {},
+        "value_grade": None,
+        "churn_risk": None,
+        **fields,
+        "owner_id": fields.get("owner_id", actor),
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+    }
     if contact.get("email"):
         contact["email"] = contact["email"].strip().lower()
     contact["display_name"] = display_name(contact)
@@ -41,12 +64,28 @@ def apply_contact_changes(contact: dict, changes: dict, now: str) -> tuple[dict,
     return updated, changed
 
 
-def timeline_entry(subject_type: str, subject_id: str, kind: str, source: str, summary: str,
-                   ref_type: str, ref_id: str, occurred_at: str, event_id: str) -> dict:
+def timeline_entry(
+    subject_type: str,
+    subject_id: str,
+    kind: str,
+    source: str,
+    summary: str,
+    ref_type: str,
+    ref_id: str,
+    occurred_at: str,
+    event_id: str,
+) -> dict:
     # The id is derived from the event so that a replayed event cannot add a second entry.
-    return {"id": f"{subject_id}:{event_id}", "subject_type": subject_type, "subject_id": subject_id,
-            "kind": kind, "source": source, "summary": summary, "ref": {"type": ref_type, "id": ref_id},
-            "occurred_at": occurred_at}
+    return {
+        "id": f"{subject_id}:{event_id}",
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "kind": kind,
+        "source": source,
+        "summary": summary,
+        "ref": {"type": ref_type, "id": ref_id},
+        "occurred_at": occurred_at,
+    }
 
 
 def public_timeline_entry(entry: dict) -> dict:

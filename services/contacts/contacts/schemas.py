@@ -1,10 +1,28 @@
 """Input validation for companies and contacts at the service's edge."""
+
 from crm_common.schema import Field
 
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketing_qualified", "sales_qualified", "opportunity",
-                    "customer", "loyal", "churned")
-SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by", "display_name", "value_grade", "churn_risk",
-                "owner_history")
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketing_qualified",
+    "sales_qualified",
+    "opportunity",
+    "customer",
+    "loyal",
+    "churned",
+)
+SERVER_OWNED = (
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "created_by",
+    "display_name",
+    "value_grade",
+    "churn_risk",
+    "owner_history",
+)
 
 COMPANY_FIELDS = {
     "name": Field("text", required=True),
@@ -28,8 +46,20 @@ CONTACT_FIELDS = {
     "custom_fields": Field("object", nullable=False),
 }
 
-CONTACT_FILTERABLE = ("first_name", "last_name", "email", "phone", "company_id", "owner_id",
-                      "lifecycle_stage", "tags", "created_at", "updated_at", "value_grade", "custom_fields.")
+CONTACT_FILTERABLE = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company_id",
+    "owner_id",
+    "lifecycle_stage",
+    "tags",
+    "created_at",
+    "updated_at",
+    "value_grade",
+    "custom_fields.",
+)
 CONTACT_SORTABLE = ("created_at", "updated_at", "last_name", "first_name", "email")
 COMPANY_FILTERABLE = ("name", "tax_id", "industry", "size", "owner_id", "created_at", "custom_fields.")
 COMPANY_SORTABLE = ("created_at", "updated_at", "name")

@@ -1,12 +1,14 @@
 """The contacts nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
+
+from nameko.rpc import rpc
+
 from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
-from crm_common.listing import parse_list_query, parse_limit
+from crm_common.listing import parse_limit, parse_list_query
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
-from nameko.rpc import rpc
 
 from . import domain, events, schemas
 from .store import COMPANIES, CONTACTS, SPECS, TIMELINE
@@ -17,9 +19,19 @@ class ContactsService(ServiceBase):
     store = Store(SPECS)
 
     def _own_entry(self, tx, subject_type: str, record: dict, summary: str, event_id_hint: str) -> None:
-        tx[TIMELINE].put(domain.timeline_entry(subject_type, record["id"], subject_type, self.name,
-                                               summary, subject_type, record["id"], record["updated_at"],
-                                               event_id_hint))
+        tx[TIMELINE].put(
+            domain.timeline_entry(
+                subject_type,
+                record["id"],
+                subject_type,
+                self.name,
+                summary,
+                subject_type,
+                record["id"],
+                record["updated_at"],
+                event_id_hint,
+            )
+        )
 
     # companies
 
@@ -56,8 +68,9 @@ class ContactsService(ServiceBase):
     def create_contact(self, data: dict) -> dict:
         fields = validate(data, schemas.CONTACT_FIELDS, server_owned=schemas.SERVER_OWNED)
         if not (fields.get("first_name") or fields.get("last_name") or fields.get("email")):
-            raise ValidationFailed("a contact needs a name or an email",
-                                   [{"field": "last_name", "message": "give a name or an email"}])
+            raise ValidationFailed(
+                "a contact needs a name or an email", [{"field": "last_name", "message": "give a name or an email"}]
+            )
         contact = domain.new_contact(fields, self.caller.user_id, utc_now())
         with self.store.transaction() as tx:
             self._check_company(tx, contact["company_id"])
@@ -107,8 +120,11 @@ class ContactsService(ServiceBase):
             # The timeline stays: a delete is a tombstone entry with who and when.
             tomb = {**current, "updated_at": utc_now()}
             self._own_entry(tx, "contact", tomb, f"Contact deleted by {self.caller.user_id}", "deleted")
-            self.emit(tx, events.CONTACT_DELETED, {"id": contact_id, "version": current["version"] + 1,
-                                                    "deleted_by": self.caller.user_id})
+            self.emit(
+                tx,
+                events.CONTACT_DELETED,
+                {"id": contact_id, "version": current["version"] + 1, "deleted_by": self.caller.user_id},
+            )
 
     # timeline
 
@@ -123,10 +139,13 @@ class ContactsService(ServiceBase):
             wanted = [k for k in kinds.split(",") if k]
             unknown = [k for k in wanted if k not in schemas.TIMELINE_KINDS]
             if unknown:
-                raise ValidationFailed("unknown timeline kind", [{"field": "kind", "message": f"unknown: {', '.join(unknown)}"}])
+                raise ValidationFailed(
+                    "unknown timeline kind", [{"field": "kind", "message": f"unknown: {', '.join(unknown)}"}]
+                )
             flt["kind"] = {"$in": wanted}
-        page = self.store[TIMELINE].find(flt, [("occurred_at", -1)], parse_limit(query.get("limit")),
-                                         query.get("cursor") or None)
+        page = self.store[TIMELINE].find(
+            flt, [("occurred_at", -1)], parse_limit(query.get("limit")), query.get("cursor") or None
+        )
         return {"data": [domain.public_timeline_entry(e) for e in page.items], "next_cursor": page.next_cursor}
 
     # other services' facts about a customer, projected into the timeline
@@ -135,14 +154,24 @@ class ContactsService(ServiceBase):
         record = event.payload
         for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
             if record.get(key):
-                tx[TIMELINE].put(domain.timeline_entry(subject_type, record[key], kind, event.source, summary,
-                                                       ref_type, record["id"], event.occurred_at, event.event_id))
+                tx[TIMELINE].put(
+                    domain.timeline_entry(
+                        subject_type,
+                        record[key],
+                        kind,
+                        event.source,
+                        summary,
+                        ref_type,
+                        record["id"],
+                        event.occurred_at,
+                        event.event_id,
+                    )
+                )
 
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
         deal = event.payload
-        self._project(tx, event, "deal", "deal",
-                      f"Deal {deal['title']} opened ({deal['amount']} {deal['currency']})")
+        self._project(tx, event, "deal", "deal", f"Deal {deal['title']} opened ({deal['amount']} {deal['currency']})")
 
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:

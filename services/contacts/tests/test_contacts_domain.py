@@ -1,4 +1,5 @@
 """Contacts rules, without any I/O."""
+
 from contacts import domain
 
 

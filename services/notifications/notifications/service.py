@@ -1,9 +1,11 @@
 """The notifications nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
+
+from nameko.rpc import rpc
+
 from crm_common.listing import parse_limit
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
-from nameko.rpc import rpc
 
 from . import domain
 from .store import CONTACT_OWNERS, NOTIFICATIONS, SPECS
@@ -19,8 +21,9 @@ class NotificationsService(ServiceBase):
         flt: dict = {"recipient_id": self.caller.user_id}
         if query.get("unread") in ("true", "1", True):
             flt["read"] = False
-        page = self.store[NOTIFICATIONS].find(flt, [("created_at", -1)], parse_limit(query.get("limit")),
-                                              query.get("cursor") or None)
+        page = self.store[NOTIFICATIONS].find(
+            flt, [("created_at", -1)], parse_limit(query.get("limit")), query.get("cursor") or None
+        )
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     def _owner(self, tx, contact_id: str) -> dict:
@@ -34,18 +37,32 @@ class NotificationsService(ServiceBase):
         known = tx[CONTACT_OWNERS].get(contact["id"])
         if known is not None and known["source_version"] >= contact["version"]:
             return
-        tx[CONTACT_OWNERS].put({"id": contact["id"], "owner_id": None if deleted else contact.get("owner_id"),
-                                "name": contact.get("display_name") or contact["id"], "deleted": deleted,
-                                "source_version": contact["version"]})
+        tx[CONTACT_OWNERS].put(
+            {
+                "id": contact["id"],
+                "owner_id": None if deleted else contact.get("owner_id"),
+                "name": contact.get("display_name") or contact["id"],
+                "deleted": deleted,
+                "source_version": contact["version"],
+            }
+        )
 
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:
         contact = event.payload
         self._remember_owner(tx, contact)
         if contact.get("owner_id") and contact["owner_id"] != event.actor:
-            tx[NOTIFICATIONS].put(domain.in_app(
-                contact["owner_id"], event.event_id, "New customer assigned to you",
-                f"{contact['display_name']} is now yours", "contact", contact["id"], event.occurred_at))
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    contact["owner_id"],
+                    event.event_id,
+                    "New customer assigned to you",
+                    f"{contact['display_name']} is now yours",
+                    "contact",
+                    contact["id"],
+                    event.occurred_at,
+                )
+            )
 
     @handle_event("contacts", "contact_updated")
     def on_contact_updated(self, tx, event) -> None:
@@ -60,9 +77,17 @@ class NotificationsService(ServiceBase):
         deal = event.payload
         owner = self._owner(tx, deal["contact_id"])
         if owner["owner_id"] and owner["owner_id"] != event.actor:
-            tx[NOTIFICATIONS].put(domain.in_app(
-                owner["owner_id"], event.event_id, "New deal for your customer",
-                f"{deal['title']} for {owner['name']}", "deal", deal["id"], event.occurred_at))
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    owner["owner_id"],
+                    event.event_id,
+                    "New deal for your customer",
+                    f"{deal['title']} for {owner['name']}",
+                    "deal",
+                    deal["id"],
+                    event.occurred_at,
+                )
+            )
 
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
@@ -71,7 +96,14 @@ class NotificationsService(ServiceBase):
         ticket = event.payload
         owner = self._owner(tx, ticket["contact_id"])
         if owner["owner_id"]:
-            tx[NOTIFICATIONS].put(domain.in_app(
-                owner["owner_id"], event.event_id, "New ticket from your customer",
-                f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}", "ticket", ticket["id"],
-                event.occurred_at))
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    owner["owner_id"],
+                    event.event_id,
+                    "New ticket from your customer",
+                    f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}",
+                    "ticket",
+                    ticket["id"],
+                    event.occurred_at,
+                )
+            )

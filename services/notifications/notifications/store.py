@@ -1,4 +1,5 @@
 """The notifications service's collections and indexes on the shared document-store port."""
+
 from crm_common.store import CollectionSpec, Index
 
 NOTIFICATIONS = "notifications"

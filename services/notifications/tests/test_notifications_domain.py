@@ -1,4 +1,5 @@
 """Notification rules, without any I/O."""
+
 from notifications import domain
 
 

@@ -1,4 +1,5 @@
 """Input validation for deals at the service's edge."""
+
 from crm_common.schema import Field
 
 SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by", "status", "stage_history")
@@ -16,6 +17,16 @@ DEAL_FIELDS = {
     "expected_close_date": Field("date"),
 }
 
-DEAL_FILTERABLE = ("title", "pipeline_id", "stage_id", "status", "contact_id", "company_id", "owner_id",
-                   "currency", "expected_close_date", "created_at")
+DEAL_FILTERABLE = (
+    "title",
+    "pipeline_id",
+    "stage_id",
+    "status",
+    "contact_id",
+    "company_id",
+    "owner_id",
+    "currency",
+    "expected_close_date",
+    "created_at",
+)
 DEAL_SORTABLE = ("created_at", "updated_at", "expected_close_date", "title")

@@ -1,4 +1,7 @@
 """The sales nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
+
+from nameko.rpc import rpc
+
 from crm_common.errors import Conflict, NotFound, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
@@ -6,7 +9,6 @@ from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
-from nameko.rpc import rpc
 
 from . import domain, events, schemas
 from .store import DEALS, PIPELINES, SPECS

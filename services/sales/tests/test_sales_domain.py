@@ -1,4 +1,5 @@
 """Sales rules, without any I/O."""
+
 import pytest
 
 from crm_common.errors import ValidationFailed
@@ -13,8 +14,12 @@ def test_the_default_pipeline_has_ordered_stages_with_win_probabilities():
 
 
 def test_a_new_deal_starts_open_in_the_first_stage_with_its_history():
-    deal = domain.new_deal({"title": "X", "amount": "10.00", "currency": "CNY", "contact_id": "c"},
-                           domain.default_pipeline("t"), "usr-1", "t1")
+    deal = domain.new_deal(
+        {"title": "X", "amount": "10.00", "currency": "CNY", "contact_id": "c"},
+        domain.default_pipeline("t"),
+        "usr-1",
+        "t1",
+    )
     assert deal["status"] == "open" and deal["stage_id"] == "qualification" and deal["owner_id"] == "usr-1"
     assert deal["stage_history"] == [{"stage_id": "qualification", "at": "t1"}]
 

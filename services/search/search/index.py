@@ -1,9 +1,11 @@
 """The search index as a nameko dependency: opened once per container from SEARCH_INDEX_URL."""
+
 import os
+
+from nameko.extensions import DependencyProvider
 
 from crm_common.config import data_dir
 from crm_common.search_index import SearchIndex, open_search_index
-from nameko.extensions import DependencyProvider
 
 
 def search_index_url() -> str:

@@ -1,6 +1,10 @@
 """The search nameko service: indexes events, answers the one search box."""
+
 import time
 from datetime import datetime
+
+from nameko.rpc import rpc
+from prometheus_client import Histogram
 
 from crm_common.errors import BadRequest
 from crm_common.listing import parse_limit
@@ -8,15 +12,17 @@ from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 from crm_common.search_index import SearchDoc, SearchQuery
-from nameko.rpc import rpc
-from prometheus_client import Histogram
 
 from . import domain
 from .index import Index
 
 TYPES = ("contact", "company", "deal", "ticket")
-FRESHNESS = Histogram("crm_search_freshness_seconds", "Delay from the source write to searchable",
-                      ["type"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60))
+FRESHNESS = Histogram(
+    "crm_search_freshness_seconds",
+    "Delay from the source write to searchable",
+    ["type"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60),
+)
 
 
 class SearchService(ServiceBase):
@@ -41,11 +47,18 @@ class SearchService(ServiceBase):
         unknown = [t for t in types if t not in TYPES]
         if unknown:
             raise BadRequest(f"unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
-        result = self.index.search(SearchQuery(text, types or None, {}, min(parse_limit(query.get("limit")), 100),
-                                               query.get("cursor") or None))
-        return {"data": [{"type": h.type, "id": h.id, "title": h.title, "highlights": h.highlights,
-                          "score": h.score} for h in result.hits],
-                "facets": result.facets, "total": result.total, "next_cursor": result.next_cursor}
+        result = self.index.search(
+            SearchQuery(text, types or None, {}, min(parse_limit(query.get("limit")), 100), query.get("cursor") or None)
+        )
+        return {
+            "data": [
+                {"type": h.type, "id": h.id, "title": h.title, "highlights": h.highlights, "score": h.score}
+                for h in result.hits
+            ],
+            "facets": result.facets,
+            "total": result.total,
+            "next_cursor": result.next_cursor,
+        }
 
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:

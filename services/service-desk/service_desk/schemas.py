@@ -1,8 +1,18 @@
 """Input validation for tickets at the service's edge."""
+
 from crm_common.schema import Field
 
-SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by", "status", "breached",
-                "first_response_due_at", "resolution_due_at")
+SERVER_OWNED = (
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "created_by",
+    "status",
+    "breached",
+    "first_response_due_at",
+    "resolution_due_at",
+)
 KINDS = ("inquiry", "incident", "complaint", "request")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("email", "phone", "chat", "web", "social", "visit")
@@ -19,6 +29,15 @@ TICKET_FIELDS = {
     "team_id": Field("id", max_length=64),
 }
 
-TICKET_FILTERABLE = ("kind", "priority", "status", "contact_id", "company_id", "assignee_id", "team_id",
-                     "breached", "created_at")
+TICKET_FILTERABLE = (
+    "kind",
+    "priority",
+    "status",
+    "contact_id",
+    "company_id",
+    "assignee_id",
+    "team_id",
+    "breached",
+    "created_at",
+)
 TICKET_SORTABLE = ("created_at", "updated_at")

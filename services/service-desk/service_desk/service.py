@@ -1,5 +1,8 @@
 """The service-desk nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
+
+from nameko.rpc import rpc
 
 from crm_common.errors import NotFound, ValidationFailed
 from crm_common.listing import parse_list_query
@@ -7,7 +10,6 @@ from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
-from nameko.rpc import rpc
 
 from . import domain, events, schemas
 from .store import SPECS, TICKETS
@@ -26,7 +28,7 @@ class ServiceDeskService(ServiceBase):
         except NotFound:
             raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}]) from None
         fields.setdefault("company_id", contact.get("company_id"))
-        ticket = domain.new_ticket(fields, self.caller.user_id, datetime.now(timezone.utc))
+        ticket = domain.new_ticket(fields, self.caller.user_id, datetime.now(UTC))
         with self.store.transaction() as tx:
             stored = tx[TICKETS].insert(ticket)
             self.emit(tx, events.TICKET_CREATED, stored)

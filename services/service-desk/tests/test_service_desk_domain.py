@@ -1,9 +1,10 @@
 """Service desk rules, without any I/O."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from service_desk import domain
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def test_a_new_ticket_is_new_normal_and_not_breached_by_default():
