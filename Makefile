@@ -56,7 +56,7 @@ bench: broker
 	@$(PY) -m tests.bench.run
 
 lint: venv
-	@$(PY) -m pip install -q ruff && $(VENV)/bin/ruff check libs services gateway tests
+	@$(PY) -m pip install -q -c constraints.txt ruff && $(VENV)/bin/ruff check libs services gateway tests && $(VENV)/bin/ruff format --check libs services gateway tests
 
 clean: stop
 	rm -rf var
