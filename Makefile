@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := -e libs[nameko] -e services/contacts -e services/sales -e services/service-desk \
             -e services/notifications -e services/search -e gateway
-TEST_PACKAGES := pytest pytest-timeout mongomock aiosmtpd requests
+TEST_PACKAGES := pytest pytest-timeout mongomock aiosmtpd requests openapi-spec-validator
 PROJECT_FILES := constraints.txt libs/pyproject.toml gateway/pyproject.toml $(wildcard services/*/pyproject.toml)
 
 .PHONY: help venv broker run stop status test test-fast bench lint clean

@@ -29,7 +29,7 @@ log = logging.getLogger("gateway.access")
 
 
 def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None) -> Flask:
-    app = Flask("gateway")
+    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
     app.config["ACCESS_LOG"] = bool(os.environ.get("GATEWAY_ACCESS_LOG"))
     app.json.sort_keys = False
