@@ -77,7 +77,8 @@ def test_a_failing_handler_is_retried_then_dead_lettered_then_replayed(api, stac
         "contact_id": contact_id,
         "version": 1,
     }
-    event = new_event("ticket_created", "service_desk", ticket).as_dict()
+    trace = f"trace-{uuid.uuid4().hex[:10]}"
+    event = new_event("ticket_created", "service_desk", ticket, correlation_id=trace).as_dict()
     _publish(stack, "service_desk", "ticket_created", event)
 
     def parked():
@@ -86,6 +87,11 @@ def test_a_failing_handler_is_retried_then_dead_lettered_then_replayed(api, stac
     dead = eventually(parked, timeout=30)[0]
     assert dead["attempts"] == 3 and dead["status"] == "dead" and "OwnerUnknown" in dead["last_error"]
     assert dead["event"] == event  # the whole event is kept, nothing dropped
+    # the failure is in the service's JSON log under the request id the event carried
+    with open(os.path.join(stack.log_dir, "notifications.log"), encoding="utf-8") as log:
+        traced = [json.loads(line) for line in log if line.startswith("{") and trace in line]
+    assert traced and all(entry["request_id"] == trace for entry in traced)
+    assert any(entry["level"] == "error" for entry in traced)
 
     # The fix: the customer becomes known. Replaying the parked event now delivers the notice.
     contact = {
