@@ -221,7 +221,13 @@ class Stack:
                 f"not ready after {timeout:g}s: {', '.join(c.name for c in pending)}; see {self.log_dir}"
             )
 
+    def declare_topology(self) -> None:
+        """Every consumer's event queue exists before any producer publishes (see runtime.topology)."""
+        subprocess.run([sys.executable, "-m", "crm_common.runtime.topology", *(s.target for s in SERVICES)],
+                       env=self.env(), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
     def up(self) -> None:
+        self.declare_topology()
         for component in (*SERVICES, GATEWAY):
             if self.pid(component) is None:
                 self.start(component)

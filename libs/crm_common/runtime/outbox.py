@@ -9,6 +9,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.standalone.events import get_event_exchange
 
+from ..config import float_setting
 from ..ids import utc_now
 from ..metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from ..store import OUTBOX
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 BATCH = 200
 POLL_SECONDS = 1.0
 SENT_RETENTION_SECONDS = 3600
-UNROUTABLE_RETRY_SECONDS = 30
 
 
 class OutboxRelayExtension(SharedExtension):
@@ -108,9 +108,9 @@ class OutboxRelayExtension(SharedExtension):
         return len(rows)
 
     def _release_unroutable(self, outbox) -> None:
-        """Every UNROUTABLE_RETRY_SECONDS, put held events back in line, in their original order."""
+        """Every OUTBOX_UNROUTABLE_RETRY_SECONDS (default 30), put held events back in line, in order."""
         now = time.time()
-        if now - self._last_release < UNROUTABLE_RETRY_SECONDS:
+        if now - self._last_release < float_setting("OUTBOX_UNROUTABLE_RETRY_SECONDS", 30.0):
             return
         self._last_release = now
         for row in outbox.find({"status": "unroutable"}, [("id", 1)], limit=1000).items:
