@@ -169,3 +169,17 @@ def test_a_stale_if_match_fails_even_when_nothing_would_change(api):
 def test_dead_letter_listing_checks_its_parameters(api):
     _problem(api.get("/dead-letters/search", params={"limit": "abc"}), 400)
     _problem(api.get("/dead-letters/nonexistent"), 404)
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "9999"}, {"limit": "x"}, {"cursor": "!!"}, {"kind": "planet"}]
+)
+def test_timeline_parameters_are_checked(api, params):
+    contact = api.create("/contacts", {"first_name": "Timeline"})
+    _problem(api.get(f"/contacts/{contact['id']}/timeline", params=params), 400 if "kind" not in params else 422)
+
+
+@pytest.mark.parametrize("path", ["/notifications", "/search?q=a"])
+@pytest.mark.parametrize("params", [{"limit": "-1"}, {"limit": "abc"}, {"cursor": "not-a-cursor"}])
+def test_inbox_and_search_parameters_are_checked(api, path, params):
+    _problem(api.get(path, params=params), 400)
