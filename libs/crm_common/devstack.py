@@ -223,8 +223,13 @@ class Stack:
 
     def declare_topology(self) -> None:
         """Every consumer's event queue exists before any producer publishes (see runtime.topology)."""
-        subprocess.run([sys.executable, "-m", "crm_common.runtime.topology", *(s.target for s in SERVICES)],
-                       env=self.env(), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "crm_common.runtime.topology", *(s.target for s in SERVICES)],
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
 
     def up(self) -> None:
         self.declare_topology()

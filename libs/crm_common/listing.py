@@ -79,14 +79,27 @@ def api_filter_to_store(node: Any, allowed: tuple[str, ...]) -> dict:
     return out
 
 
+BOOLEAN_PARAMS = {"true": True, "false": False}
+
+
 def parse_list_query(
-    raw: dict, *, filterable: tuple[str, ...], sortable: tuple[str, ...], default_sort: str = "-created_at"
+    raw: dict,
+    *,
+    filterable: tuple[str, ...],
+    sortable: tuple[str, ...],
+    default_sort: str = "-created_at",
+    booleans: tuple[str, ...] = (),
 ) -> ListQuery:
-    """`raw` is what the gateway forwards: {"limit", "cursor", "sort", "filter", "where": {field: value}}."""
+    """`raw` is what the gateway forwards: {"limit", "cursor", "sort", "filter", "where": {field: value}}.
+    Equality parameters arrive as text; those named in `booleans` must read true or false."""
     if not isinstance(raw, dict):
         raise BadRequest("list query must be an object")
     clauses = []
     for field, value in (raw.get("where") or {}).items():
+        if field in booleans:
+            if value not in BOOLEAN_PARAMS:
+                raise BadRequest(f"{field} must be true or false")
+            value = BOOLEAN_PARAMS[value]
         clauses.append(api_filter_to_store({field: value}, filterable))
     if raw.get("filter") is not None:
         clauses.append(api_filter_to_store(raw["filter"], filterable))

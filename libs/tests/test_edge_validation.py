@@ -101,3 +101,12 @@ def test_consumers_accept_the_previous_schema_version_but_not_older_or_newer():
 def test_an_envelope_missing_fields_is_refused():
     with pytest.raises(ValidationFailed, match="event_id"):
         parse_event({"event_type": "x"})
+
+
+def test_boolean_equality_params_are_read_as_booleans():
+    q = parse_list_query(
+        {"where": {"done": "true"}}, filterable=("done",), sortable=("created_at",), booleans=("done",)
+    )
+    assert q.filter == {"done": True}
+    with pytest.raises(BadRequest):
+        parse_list_query({"where": {"done": "yes"}}, filterable=("done",), sortable=("created_at",), booleans=("done",))

@@ -127,3 +127,12 @@ def test_lists_page_with_cursors_and_filters(api):
         if not cursor:
             break
     assert len(seen) == 7 and set(seen) == made
+
+
+def test_boolean_equality_parameters_read_true_and_false(api):
+    contact = api.create("/contacts", {"first_name": "Bool"})
+    ticket = api.create("/tickets", {"subject": "Flag check", "contact_id": contact["id"]})
+    open_tickets = api.get("/tickets", params={"breached": "false", "contact_id": contact["id"]}).json()["data"]
+    assert [t["id"] for t in open_tickets] == [ticket["id"]]
+    assert api.get("/tickets", params={"breached": "true", "contact_id": contact["id"]}).json()["data"] == []
+    assert api.get("/tickets", params={"breached": "maybe"}).status_code == 400

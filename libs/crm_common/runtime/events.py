@@ -12,6 +12,7 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 
+import eventlet
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.extensions import SharedExtension
 from nameko.rpc import rpc
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RETRY_POLL_SECONDS = 0.5
 LEASE_SECONDS = 60
+PRUNE_EVERY_SECONDS = 600
 
 
 def _iso(moment: datetime) -> str:
@@ -48,6 +50,21 @@ def retry_delay(attempts: int) -> float:
 
 def max_attempts() -> int:
     return int_setting("EVENT_MAX_ATTEMPTS", 5)
+
+
+def prune_processed(store: DocumentStore, now: float, batch: int = 1000) -> int:
+    """Forget processed-event marks older than PROCESSED_EVENTS_RETENTION_DAYS (default 14).
+    Marks are keyed `<event_id>:<handler>` and event ids start with their creation time in hex
+    nanoseconds, so an id bound is a time bound and the primary key serves the scan."""
+    cutoff = f"{int((now - float_setting('PROCESSED_EVENTS_RETENTION_DAYS', 14.0) * 86400) * 1e9):016x}"
+    processed = store[PROCESSED_EVENTS]
+    removed = 0
+    while True:
+        old = processed.find({"id": {"$lt": cutoff}}, [("id", 1)], limit=batch).items
+        for mark in old:
+            removed += processed.delete(mark["id"])
+        if len(old) < batch:
+            return removed
 
 
 def record_failure(store: DocumentStore, service: str, handler: str, body, exc: BaseException) -> None:
@@ -100,11 +117,13 @@ class FailedEventRetrier(SharedExtension):
         self._running = False
 
     def _run(self) -> None:
-        import eventlet
-
+        last_prune = 0.0
         while self._running:
             try:
                 self.retry_due()
+                if time.time() - last_prune > PRUNE_EVERY_SECONDS:
+                    last_prune = time.time()
+                    prune_processed(self.store.document_store(), last_prune)
             except Exception:
                 log.warning("could not scan failed events; trying again", exc_info=True)
             eventlet.sleep(RETRY_POLL_SECONDS)

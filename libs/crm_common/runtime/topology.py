@@ -27,8 +27,16 @@ def event_queues(service_cls: type) -> list[kombu.Queue]:
             if isinstance(entrypoint, EventHandler):
                 exchange = get_event_exchange(entrypoint.source_service, {})
                 name = f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{service_cls.name}.{method_name}"
-                queues.append(kombu.Queue(name, exchange=exchange, routing_key=entrypoint.event_type,
-                                          durable=True, auto_delete=False, exclusive=False))
+                queues.append(
+                    kombu.Queue(
+                        name,
+                        exchange=exchange,
+                        routing_key=entrypoint.event_type,
+                        durable=True,
+                        auto_delete=False,
+                        exclusive=False,
+                    )
+                )
     return queues
 
 

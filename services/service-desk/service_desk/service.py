@@ -43,6 +43,8 @@ class ServiceDeskService(ServiceBase):
 
     @rpc
     def list_tickets(self, query: dict) -> dict:
-        q = parse_list_query(query, filterable=schemas.TICKET_FILTERABLE, sortable=schemas.TICKET_SORTABLE)
+        q = parse_list_query(
+            query, filterable=schemas.TICKET_FILTERABLE, sortable=schemas.TICKET_SORTABLE, booleans=("breached",)
+        )
         page = self.store[TICKETS].find(q.filter, q.sort, q.limit, q.cursor)
         return {"data": page.items, "next_cursor": page.next_cursor}
