@@ -158,3 +158,25 @@ def test_a_replayed_event_is_not_applied_twice(api, stack):
 
     eventually(lambda: notices() >= 1, timeout=20)
     assert notices() == 1
+
+
+def test_replaying_a_malformed_event_parks_it_again_without_stalling_retries(api, stack):
+    marker = uuid.uuid4().hex
+    _publish(stack, "contacts", "contact_updated", ["not", "an", "object", marker])
+
+    def parked():
+        return [d for d in _dead_letters(api, "search") if marker in json.dumps(d["event"])]
+
+    dead = eventually(parked, timeout=20)[0]
+    assert api.post(f"/dead-letters/search/{dead['id']}/replay").status_code == 202
+
+    def parked_again():
+        again = parked()
+        return again if again and again[0]["last_failed_at"] > dead["last_failed_at"] else None
+
+    again = eventually(parked_again, timeout=20)
+    assert [d["id"] for d in again] == [dead["id"]]  # the same record, not a second one
+    # the retrier keeps working for everyone else
+    contact = api.create("/contacts", {"first_name": "After", "last_name": f"Replay{marker[:6]}"})
+    eventually(lambda: api.get("/search", params={"q": f"replay{marker[:6]}"}).json()["total"] == 1, timeout=20)
+    assert contact["id"]

@@ -42,6 +42,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _correlation_id(body) -> str:
+    # A replayed poison event may be anything at all, not even an object.
+    return (body.get("correlation_id") or "") if isinstance(body, dict) else ""
+
+
 def retry_delay(attempts: int) -> float:
     """Exponential backoff: base * 2^(attempts-1), capped (EVENT_RETRY_BASE_SECONDS, ..._MAX_SECONDS)."""
     base = float_setting("EVENT_RETRY_BASE_SECONDS", 1.0)
@@ -67,10 +72,13 @@ def prune_processed(store: DocumentStore, now: float, batch: int = 1000) -> int:
             return removed
 
 
-def record_failure(store: DocumentStore, service: str, handler: str, body, exc: BaseException) -> None:
-    """Note a failed attempt: schedule the next try, or park the event as dead after the cap."""
+def record_failure(
+    store: DocumentStore, service: str, handler: str, body, exc: BaseException, failure_id: str | None = None
+) -> None:
+    """Note a failed attempt: schedule the next try, or park the event as dead after the cap.
+    A retry passes the `failure_id` it is retrying, so one event keeps one record."""
     event_id = body.get("event_id") if isinstance(body, dict) else None
-    failure_id = f"{event_id or 'invalid-' + str(time.time_ns())}:{handler}"
+    failure_id = failure_id or f"{event_id or 'invalid-' + str(time.time_ns())}:{handler}"
     failures = store[FAILED_EVENTS]
     existing = failures.get(failure_id)
     attempts = (existing["attempts"] if existing else 0) + 1
@@ -144,7 +152,7 @@ class FailedEventRetrier(SharedExtension):
                 entrypoint,
                 (failure["event"],),
                 {},
-                context_data={"request_id": (failure["event"] or {}).get("correlation_id") or ""},
+                context_data={"request_id": _correlation_id(failure["event"])},
                 handle_result=functools.partial(self._finished, leased),
             )
         DEAD_LETTERS.labels(self.container.service_name).set(failures.count({"status": "dead"}))
@@ -156,7 +164,9 @@ class FailedEventRetrier(SharedExtension):
             store[FAILED_EVENTS].delete(failure["id"])
             EVENTS_HANDLED.labels(self.container.service_name, failure["handler"]).inc()
         else:
-            record_failure(store, self.container.service_name, failure["handler"], failure["event"], exc_info[1])
+            record_failure(
+                store, self.container.service_name, failure["handler"], failure["event"], exc_info[1], failure["id"]
+            )
         return result, exc_info
 
 

@@ -43,9 +43,6 @@ class OutboxRelayExtension(SharedExtension):
         self._running = False
         self._wake.set()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def wake_if_emitted(self) -> None:
         """Called after every worker: reads must not cost the relay a query."""
         emitted = self.store.document_store().emitted
