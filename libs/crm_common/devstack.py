@@ -223,13 +223,15 @@ class Stack:
 
     def declare_topology(self) -> None:
         """Every consumer's event queue exists before any producer publishes (see runtime.topology)."""
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "crm_common.runtime.topology", *(s.target for s in SERVICES)],
             env=self.env(),
-            check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
             stdin=subprocess.DEVNULL,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"declaring the event queues failed:\n{done.stderr[-2000:]}")
 
     def up(self) -> None:
         self.declare_topology()
