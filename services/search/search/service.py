@@ -48,7 +48,7 @@ class SearchService(ServiceBase):
         if unknown:
             raise BadRequest(f"unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
         result = self.index.search(
-            SearchQuery(text, types or None, {}, min(parse_limit(query.get("limit")), 100), query.get("cursor") or None)
+            SearchQuery(text, types or None, {}, parse_limit(query.get("limit")), query.get("cursor") or None)
         )
         return {
             "data": [
