@@ -55,6 +55,7 @@ LIST_PARAMS = [
     {"$ref": "#/components/parameters/sort"},
     {"$ref": "#/components/parameters/filter"},
 ]
+STALE = dict([_problem("412", "If-Match does not name the current version")])
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -85,6 +86,18 @@ def _item(tag: str, item: str) -> dict:
             "summary": f"Get a {item.lower()}",
             "parameters": [ID_PARAM],
             "responses": {"200": _json(_ref(item), headers=ETAG), **ERRORS},
+        }
+    }
+
+
+def _timeline(tag: str, subject: str) -> dict:
+    parameters = [ID_PARAM] + [{"$ref": f"#/components/parameters/{name}"} for name in ("limit", "cursor", "kind")]
+    return {
+        "get": {
+            "tags": [tag],
+            "summary": f"The {subject}'s 360-degree timeline, newest first",
+            "parameters": parameters,
+            "responses": {"200": _json(_page("TimelineEntry")), **ERRORS},
         }
     }
 
@@ -158,19 +171,7 @@ def openapi_document() -> dict:
     paths = {
         "/companies": _collection("companies", "Company", "CompanyInput"),
         "/companies/{id}": _item("companies", "Company"),
-        "/companies/{id}/timeline": {
-            "get": {
-                "tags": ["companies"],
-                "summary": "The company's 360-degree timeline",
-                "parameters": [
-                    ID_PARAM,
-                    {"$ref": "#/components/parameters/limit"},
-                    {"$ref": "#/components/parameters/cursor"},
-                    {"$ref": "#/components/parameters/kind"},
-                ],
-                "responses": {"200": _json(_page("TimelineEntry")), **ERRORS},
-            }
-        },
+        "/companies/{id}/timeline": _timeline("companies", "company"),
         "/contacts": _collection("contacts", "Contact", "ContactInput"),
         "/contacts/{id}": {
             **_item("contacts", "Contact"),
@@ -181,7 +182,7 @@ def openapi_document() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ContactInput")}}},
                 "responses": {
                     "200": _json(_ref("Contact"), headers=ETAG),
-                    **dict([_problem("412", "If-Match does not name the current version")]),
+                    **STALE,
                     **ERRORS,
                 },
             },
@@ -191,24 +192,12 @@ def openapi_document() -> dict:
                 "parameters": [ID_PARAM, {"$ref": "#/components/parameters/ifMatch"}],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **dict([_problem("412", "If-Match does not name the current version")]),
+                    **STALE,
                     **ERRORS,
                 },
             },
         },
-        "/contacts/{id}/timeline": {
-            "get": {
-                "tags": ["contacts"],
-                "summary": "The contact's 360-degree timeline, newest first",
-                "parameters": [
-                    ID_PARAM,
-                    {"$ref": "#/components/parameters/limit"},
-                    {"$ref": "#/components/parameters/cursor"},
-                    {"$ref": "#/components/parameters/kind"},
-                ],
-                "responses": {"200": _json(_page("TimelineEntry")), **ERRORS},
-            }
-        },
+        "/contacts/{id}/timeline": _timeline("contacts", "contact"),
         "/pipelines": {
             "get": {
                 "tags": ["sales"],
