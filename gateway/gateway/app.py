@@ -12,8 +12,14 @@ from prometheus_client import Counter, Histogram
 from crm_common.config import DEFAULT_AMQP_URI, float_setting, int_setting
 from crm_common.logs import configure_logging, set_request_id
 from crm_common.metrics import LATENCY_BUCKETS
+from crm_common.store import DocumentStore
 
-from . import api, ops, problems
+from . import api, audit, auth, idempotency, identity_api, ops, problems
+from .identity.directory import Directory
+from .identity.sessions import Authenticator
+from .identity.settings import SecuritySettings, load_security_settings
+from .identity.store import open_gateway_store
+from .ratelimit import RateLimiter, load_limits
 from .rpc import RpcPool
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -28,7 +34,16 @@ HTTP_REQUESTS = Counter("crm_http_requests_total", "Gateway requests", ["method"
 log = logging.getLogger("gateway.access")
 
 
-def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None) -> Flask:
+def create_app(
+    rpc: RpcPool | None = None,
+    *,
+    store: DocumentStore | None = None,
+    security: SecuritySettings | None = None,
+    max_body_bytes: int | None = None,
+) -> Flask:
+    """Refuses to build (ConfigError) with unsafe security settings outside development."""
+    security = security or load_security_settings()
+    store = store or open_gateway_store()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
     app.config["ACCESS_LOG"] = bool(os.environ.get("GATEWAY_ACCESS_LOG"))
@@ -38,6 +53,15 @@ def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None)
         size=int_setting("GATEWAY_RPC_CONNECTIONS", 2),
         timeout=float_setting("GATEWAY_RPC_TIMEOUT_SECONDS", 10.0),
     )
+
+    directory = Directory(store)
+    if security.admin_email and security.admin_password:
+        directory.ensure_admin(security.admin_email, security.admin_password)
+    app.extensions["directory"] = directory
+    app.extensions["authenticator"] = Authenticator(store, directory, security)
+    app.extensions["rate_limiter"] = RateLimiter(store, load_limits())
+    app.extensions["idempotency"] = idempotency.Idempotency(store)
+    app.extensions["gateway_store"] = store
 
     @app.before_request
     def start_request() -> None:
@@ -66,8 +90,13 @@ def create_app(rpc: RpcPool | None = None, *, max_body_bytes: int | None = None)
     def clear_request(exc) -> None:
         set_request_id(None)
 
+    # Order matters: authenticate and rate-limit before an Idempotency-Key is looked at.
+    auth.register(app)
+    idempotency.register(app)
+    audit.register(app, store)
     problems.register(app)
     app.register_blueprint(ops.blueprint)
+    app.register_blueprint(identity_api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     return app
 

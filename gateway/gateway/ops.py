@@ -5,6 +5,8 @@ import os
 from flask import Blueprint, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from crm_common.errors import CrmError
+
 blueprint = Blueprint("ops", __name__)
 
 
@@ -15,9 +17,14 @@ def healthz():
 
 @blueprint.get("/readyz")
 def readyz():
-    broker = "ok" if current_app.extensions["rpc"].connected else "not connected"
-    ready = broker == "ok"
-    return jsonify(ready=ready, checks={"broker": broker}), (200 if ready else 503)
+    checks = {"broker": "ok" if current_app.extensions["rpc"].connected else "not connected"}
+    try:
+        current_app.extensions["gateway_store"].ping()
+        checks["store"] = "ok"
+    except CrmError as exc:
+        checks["store"] = exc.detail
+    ready = all(v == "ok" for v in checks.values())
+    return jsonify(ready=ready, checks=checks), (200 if ready else 503)
 
 
 @blueprint.get("/metrics")

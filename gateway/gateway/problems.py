@@ -5,7 +5,7 @@ import logging
 from flask import Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from crm_common.errors import CrmError, ServiceUnavailable
+from crm_common.errors import CrmError, ServiceUnavailable, TooManyRequests, Unauthorized
 
 from .rpc import RemoteFailure
 
@@ -31,7 +31,13 @@ def problem_response(status: int, title: str, detail: str = "", headers: dict | 
 
 def from_crm_error(error: CrmError) -> Response:
     body = error.problem()
-    headers = {"Retry-After": "5"} if isinstance(error, ServiceUnavailable) else None
+    headers = None
+    if isinstance(error, ServiceUnavailable):
+        headers = {"Retry-After": "5"}
+    elif isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
+    elif isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="crm"'}
     return problem_response(body.pop("status"), body.pop("title"), body.pop("detail"), headers, **body)
 
 

@@ -4,38 +4,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from crm_common.errors import Conflict, NotFound, ServiceUnavailable
-from gateway.app import create_app
 from gateway.rpc import RemoteFailure
-
-
-class ScriptedRpc:
-    """Answers RPC calls from a script of results or errors, and records what was asked."""
-
-    connected = True
-
-    def __init__(self):
-        self.answers: dict[tuple[str, str], object] = {}
-        self.calls: list[tuple] = []
-
-    def call(self, service, method, caller, timeout=None, **kwargs):
-        self.calls.append((service, method, caller, kwargs))
-        answer = self.answers.get((service, method))
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def close(self):
-        pass
-
-
-@pytest.fixture
-def rpc():
-    return ScriptedRpc()
-
-
-@pytest.fixture
-def client(rpc):
-    return create_app(rpc).test_client()
 
 
 def test_the_openapi_document_is_valid_openapi_3_1(client):

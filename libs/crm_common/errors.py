@@ -68,6 +68,16 @@ class ValidationFailed(CrmError):
         return {**super().problem(), "errors": self.errors}
 
 
+class TooManyRequests(CrmError):
+    """Over a rate limit or locked out for a while; `retry_after` is in whole seconds."""
+
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str = "", retry_after: int = 1):
+        super().__init__(detail, retry_after)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ServiceUnavailable(CrmError):
     status, title = 503, "Service unavailable"
 
@@ -82,6 +92,7 @@ ALL_ERRORS: tuple[type[CrmError], ...] = (
     PreconditionFailed,
     PayloadTooLarge,
     ValidationFailed,
+    TooManyRequests,
     ServiceUnavailable,
 )
 ERRORS_BY_PATH = {f"{cls.__module__}.{cls.__name__}": cls for cls in ALL_ERRORS}

@@ -15,7 +15,7 @@ PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # text, email, phone, int, decimal, bool, date, datetime, choice, tags, object, id
+    kind: str  # text, email, phone, int, decimal, bool, date, datetime, choice, choices, tags, ids, object, id
     required: bool = False
     max_length: int = 200
     choices: tuple[str, ...] = ()
@@ -68,6 +68,15 @@ def _check(value: Any, spec: Field) -> str | None:
         if not isinstance(value, list) or not all(isinstance(t, str) and 0 < len(t) <= 50 for t in value):
             return "must be a list of short strings"
         return None if len(value) <= 50 else "must hold at most 50 tags"
+    if kind == "ids":
+        if not isinstance(value, list) or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in value):
+            return "must be a list of ids"
+        return None if len(value) <= 500 else "must hold at most 500 ids"
+    if kind == "choices":
+        if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+            return f"must be a list of {', '.join(spec.choices)}"
+        unknown = [i for i in value if i not in spec.choices]
+        return f"must only hold {', '.join(spec.choices)}" if unknown else None
     if kind == "object":
         if not isinstance(value, dict):
             return "must be an object"

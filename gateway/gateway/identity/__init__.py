@@ -1,0 +1,1 @@
+"""Identity, owned by the gateway: users, teams, roles, API keys, sessions and sign-in."""
