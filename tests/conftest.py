@@ -11,8 +11,16 @@ from crm_common.testing import private_vhost
 
 # Ports away from `make run` (8000, 8101-8105), so the suite runs beside a running platform.
 TEST_PORT_OFFSET = 1100
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@e2e.test", "e2e-admin-password"
 # Short retry and timeout settings keep reliability tests quick without changing any behaviour.
+# The gateway runs in production mode, so the suite proves it starts with real secrets.
 TEST_SETTINGS = {
+    "CRM_ENV": "production",
+    "GATEWAY_SIGNING_KEY": "e2e-signing-key-that-is-long-enough-0123456789",
+    "CRM_ADMIN_EMAIL": ADMIN_EMAIL,
+    "CRM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "GATEWAY_RATE_LIMITS": "admin=1000/5000,manager=1000/5000,sales_rep=1000/5000,support_agent=1000/5000,"
+    "viewer=1000/5000,anonymous=100/1000",
     "EVENT_RETRY_BASE_SECONDS": "0.2",
     "EVENT_RETRY_MAX_SECONDS": "1",
     "EVENT_MAX_ATTEMPTS": "3",
@@ -44,11 +52,27 @@ def stack(amqp_uri, tmp_path_factory):
 
 
 class Api:
-    """A thin client of the gateway for tests: JSON in, the raw response out."""
+    """A thin client of the gateway for tests, signed in as one user: JSON in, the raw response out."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, email: str | None = None, password: str | None = None):
         self.base = base + "/api/v1"
         self.session = requests.Session()
+        if email:
+            response = self.session.post(
+                self.base + "/auth/token", json={"email": email, "password": password}, timeout=15
+            )
+            assert response.status_code == 200, response.text
+            self.tokens = response.json()
+            self.session.headers["Authorization"] = f"Bearer {self.tokens['access_token']}"
+            self.user = self.get("/me").json()
+
+    def sign_in_as(self, email: str, password: str) -> "Api":
+        return Api(self.base.removesuffix("/api/v1"), email, password)
+
+    def new_user(self, email: str, roles: list[str], password: str = "a-long-enough-password") -> "Api":
+        """Create a user (the caller must be an admin) and return a client signed in as them."""
+        self.create("/users", {"email": email, "name": email.split("@")[0], "password": password, "roles": roles})
+        return self.sign_in_as(email, password)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 15)
@@ -63,6 +87,9 @@ class Api:
     def patch(self, path: str, body=None, **kwargs) -> requests.Response:
         return self.request("PATCH", path, json=body, **kwargs)
 
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
     def create(self, path: str, body: dict) -> dict:
         response = self.post(path, body)
         assert response.status_code == 201, response.text
@@ -71,4 +98,5 @@ class Api:
 
 @pytest.fixture(scope="session")
 def api(stack) -> Api:
-    return Api(stack.gateway_url)
+    """A client signed in as the first admin."""
+    return Api(stack.gateway_url, ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from crm_common.errors import BadRequest, NotFound, PreconditionFailed
 
-from .auth import current_caller
+from .auth import current_caller, require_admin
 from .openapi import docs_page, openapi_document
 
 blueprint = Blueprint("api", __name__)
@@ -71,16 +71,17 @@ def collection(page: dict) -> Response:
     return jsonify(page)
 
 
-# Resources that follow the plain create / get / list pattern: path -> (service, noun).
+# Resources that follow the create / get / list / update (/ delete) pattern:
+# path -> (service, noun, deletable).
 RESOURCES = {
-    "companies": ("contacts", "company"),
-    "contacts": ("contacts", "contact"),
-    "deals": ("sales", "deal"),
-    "tickets": ("service_desk", "ticket"),
+    "companies": ("contacts", "company", True),
+    "contacts": ("contacts", "contact", True),
+    "deals": ("sales", "deal", False),
+    "tickets": ("service_desk", "ticket", False),
 }
 
 
-def _register(path: str, service: str, noun: str) -> None:
+def _register(path: str, service: str, noun: str, deletable: bool) -> None:
     plural = path
 
     def create():
@@ -93,28 +94,24 @@ def _register(path: str, service: str, noun: str) -> None:
     def get(resource_id: str):
         return single(call(service, f"get_{noun}", **{f"{noun}_id": resource_id}))
 
+    def update(resource_id: str):
+        changes = {f"{noun}_id": resource_id, "data": json_body(), "expected_version": expected_version()}
+        return single(call(service, f"update_{noun}", **changes))
+
+    def delete(resource_id: str):
+        call(service, f"delete_{noun}", **{f"{noun}_id": resource_id, "expected_version": expected_version()})
+        return Response(status=204)
+
     blueprint.add_url_rule(f"/{path}", f"create_{noun}", create, methods=["POST"])
     blueprint.add_url_rule(f"/{path}", f"list_{plural}", list_all, methods=["GET"])
     blueprint.add_url_rule(f"/{path}/<resource_id>", f"get_{noun}", get, methods=["GET"])
+    blueprint.add_url_rule(f"/{path}/<resource_id>", f"update_{noun}", update, methods=["PATCH"])
+    if deletable:
+        blueprint.add_url_rule(f"/{path}/<resource_id>", f"delete_{noun}", delete, methods=["DELETE"])
 
 
-for _path, (_service, _noun) in RESOURCES.items():
-    _register(_path, _service, _noun)
-
-
-@blueprint.patch("/contacts/<resource_id>")
-def update_contact(resource_id: str):
-    return single(
-        call(
-            "contacts", "update_contact", contact_id=resource_id, data=json_body(), expected_version=expected_version()
-        )
-    )
-
-
-@blueprint.delete("/contacts/<resource_id>")
-def delete_contact(resource_id: str):
-    call("contacts", "delete_contact", contact_id=resource_id, expected_version=expected_version())
-    return Response(status=204)
+for _path, (_service, _noun, _deletable) in RESOURCES.items():
+    _register(_path, _service, _noun, _deletable)
 
 
 @blueprint.get("/contacts/<resource_id>/timeline")
@@ -153,6 +150,7 @@ def search():
 
 @blueprint.get("/dead-letters/<service>")
 def list_dead_letters(service: str):
+    require_admin()
     if service not in SERVICES_WITH_DEAD_LETTERS:
         raise NotFound(f"no service named {service}")
     return collection(
@@ -162,6 +160,7 @@ def list_dead_letters(service: str):
 
 @blueprint.post("/dead-letters/<service>/<failure_id>/replay")
 def replay_dead_letter(service: str, failure_id: str):
+    require_admin()
     if service not in SERVICES_WITH_DEAD_LETTERS:
         raise NotFound(f"no service named {service}")
     return jsonify(call(service, "replay_dead_letter", failure_id=failure_id)), 202

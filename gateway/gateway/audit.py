@@ -10,6 +10,7 @@ import logging
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import Counter
+from werkzeug.exceptions import HTTPException
 
 from crm_common.errors import CrmError
 from crm_common.ids import new_id, utc_now
@@ -42,9 +43,16 @@ def _record_id(response: Response) -> str | None:
     return None
 
 
+def _body() -> dict | None:
+    try:
+        body = request.get_json(silent=True)
+    except HTTPException:  # a body over the size limit: the answer is already a 413
+        return None
+    return _masked(body) if isinstance(body, dict) else None
+
+
 def entry_for(response: Response) -> dict:
     who = g.get("principal")
-    body = request.get_json(silent=True) if request.data else None
     return {
         "id": new_id(),
         "at": utc_now(),
@@ -56,7 +64,7 @@ def entry_for(response: Response) -> dict:
         "record_id": _record_id(response),
         "status": response.status_code,
         "request_id": g.get("request_id"),
-        "changes": _masked(body) if isinstance(body, dict) else None,
+        "changes": _body(),
     }
 
 

@@ -1,7 +1,12 @@
-"""Loads a realistic demo data set through the gateway, once: companies, contacts with Chinese and
-Western names, deals and tickets. `python -m crm_common.demo [gateway-url]`."""
+"""Loads a realistic demo data set through the gateway, once: a small sales and support organisation,
+companies, contacts with Chinese and Western names, deals and tickets.
+
+`python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
+gateway's documented development admin when they are not set.
+"""
 
 import json
+import os
 import random
 import sys
 import urllib.error
@@ -124,23 +129,80 @@ TICKETS = [
 ]
 
 
-def _call(base: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        base + "/api/v1" + path,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", "X-Request-ID": "demo-data"},
+# The demo organisation: everyone signs in with the admin's password (development only).
+DEMO_USERS = [
+    ("mei.manager@crm.local", "Mei Lin", ["manager"]),
+    ("li.rep@crm.local", "李娜", ["sales_rep"]),
+    ("tom.rep@crm.local", "Tom Baker", ["sales_rep"]),
+    ("sam.support@crm.local", "Sam Ortiz", ["support_agent"]),
+    ("vera.viewer@crm.local", "Vera Stone", ["viewer"]),
+]
+
+
+class Client:
+    """The gateway's public API, signed in as one user."""
+
+    def __init__(self, base: str, email: str, password: str):
+        self.base = base
+        self.token = ""
+        self.token = self.call("POST", "/auth/token", {"email": email, "password": password})["access_token"]
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        headers = {"Content-Type": "application/json", "X-Request-ID": "demo-data"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            self.base + "/api/v1" + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers=headers,
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+
+def admin_credentials() -> tuple[str, str]:
+    email, password = os.environ.get("CRM_ADMIN_EMAIL"), os.environ.get("CRM_ADMIN_PASSWORD")
+    if email and password:
+        return email, password
+    # Development tooling runs in the platform's own virtualenv, where the gateway is installed.
+    from gateway.identity.settings import DEVELOPMENT_ADMIN_EMAIL, DEVELOPMENT_ADMIN_PASSWORD
+
+    return DEVELOPMENT_ADMIN_EMAIL, DEVELOPMENT_ADMIN_PASSWORD
+
+
+def organisation(admin: Client, password: str) -> dict[str, str]:
+    """Create the demo users and teams; returns user ids by email."""
+    ids = {}
+    for email, name, roles in DEMO_USERS:
+        ids[email] = admin.call("POST", "/users", {"email": email, "name": name, "password": password, "roles": roles})[
+            "id"
+        ]
+    admin.call(
+        "POST",
+        "/teams",
+        {
+            "name": "East Sales",
+            "member_ids": [ids["li.rep@crm.local"], ids["tom.rep@crm.local"], ids["vera.viewer@crm.local"]],
+            "manager_ids": [ids["mei.manager@crm.local"]],
+        },
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"{}")
+    ids["support_team"] = admin.call(
+        "POST", "/teams", {"name": "Customer Care", "member_ids": [ids["sam.support@crm.local"]]}
+    )["id"]
+    return ids
 
 
-def load(base: str, seed: int = 7) -> dict:
+def load(admin: Client, password: str, seed: int = 7) -> dict:
     rng = random.Random(seed)
-    counts = {"companies": 0, "contacts": 0, "deals": 0, "tickets": 0}
+    people = organisation(admin, password)
+    # Most customers belong to a rep; some wait in the pool (owner_id null).
+    owners = [people["li.rep@crm.local"]] * 3 + [people["tom.rep@crm.local"]] * 3 + [None]
+    counts = {"users": len(DEMO_USERS), "companies": 0, "contacts": 0, "deals": 0, "tickets": 0}
     companies = []
     for name, industry, size in COMPANIES:
-        companies.append(_call(base, "POST", "/companies", {"name": name, "industry": industry, "size": size}))
+        body = {"name": name, "industry": industry, "size": size, "owner_id": rng.choice(owners)}
+        companies.append(admin.call("POST", "/companies", body))
         counts["companies"] += 1
     contacts = []
     for i in range(120):
@@ -162,21 +224,22 @@ def load(base: str, seed: int = 7) -> dict:
                 "phone": f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
             }
         body.update(
+            owner_id=rng.choice(owners),
             company_id=company["id"],
             lifecycle_stage=rng.choice(STAGES),
             tags=rng.sample(["vip", "newsletter", "trade-show", "partner", "referral"], rng.randint(0, 2)),
         )
-        contacts.append(_call(base, "POST", "/contacts", body))
+        contacts.append(admin.call("POST", "/contacts", body))
         counts["contacts"] += 1
-    for contact in rng.sample(contacts, 40):
-        _call(
-            base,
+    for contact in rng.sample([c for c in contacts if c["owner_id"]], 40):
+        admin.call(
             "POST",
             "/deals",
             {
                 "title": rng.choice(DEALS),
                 "currency": "CNY",
                 "contact_id": contact["id"],
+                "owner_id": contact["owner_id"],
                 "amount": f"{rng.randint(5, 500) * 1000}.00",
                 "stage_id": rng.choice(["qualification", "needs_analysis", "proposal", "negotiation"]),
             },
@@ -184,14 +247,14 @@ def load(base: str, seed: int = 7) -> dict:
         counts["deals"] += 1
     for contact in rng.sample(contacts, 25):
         subject, kind = rng.choice(TICKETS)
-        _call(
-            base,
+        admin.call(
             "POST",
             "/tickets",
             {
                 "subject": subject,
                 "kind": kind,
                 "contact_id": contact["id"],
+                "team_id": people["support_team"],
                 "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
             },
         )
@@ -201,14 +264,18 @@ def load(base: str, seed: int = 7) -> dict:
 
 def main(argv: list[str]) -> None:
     base = argv[0] if argv else "http://127.0.0.1:8000"
+    email, password = admin_credentials()
     try:
-        existing = _call(base, "GET", "/contacts?limit=1")["data"]
+        admin = Client(base, email, password)
+        existing = admin.call("GET", "/contacts?limit=1")["data"]
+    except urllib.error.HTTPError as exc:
+        sys.exit(f"the gateway at {base} refused the demo sign-in as {email}: {exc}")
     except urllib.error.URLError as exc:
         sys.exit(f"the gateway at {base} does not answer: {exc}")
     if existing:
         print("demo data: already loaded")
         return
-    counts = load(base)
+    counts = load(admin, password)
     print("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
 

@@ -265,7 +265,9 @@ class Stack:
 
 def main(argv: list[str]) -> None:
     uri = os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
-    stack = Stack(os.environ.get("CRM_VAR_DIR", os.path.join(ROOT, "var")), uri)
+    # A laptop platform runs in development mode: the gateway accepts its documented default secrets.
+    mode = {"CRM_ENV": os.environ.get("CRM_ENV", "development")}
+    stack = Stack(os.environ.get("CRM_VAR_DIR", os.path.join(ROOT, "var")), uri, extra_env=mode)
     verb = argv[0] if argv else "status"
     if verb == "broker":
         ensure_broker(uri)

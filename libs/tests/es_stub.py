@@ -383,6 +383,24 @@ class StubIndex:
     def refresh(self) -> None:
         self.searchable = {doc_id: doc["_source"] for doc_id, doc in self.docs.items()}
 
+    def put_mapping(self, body: dict) -> None:
+        """Add top-level fields; as in Elasticsearch, a mapped field's type cannot change."""
+        unknown = set(body) - {"properties"}
+        if unknown:
+            raise unsupported(f"put mapping with {sorted(unknown)}")
+        added = copy.deepcopy(body.get("properties", {}))
+        self._check_properties(added, "")
+        properties = self.mappings.setdefault("properties", {})
+        for name, spec in added.items():
+            current = properties.get(name)
+            if current is not None and current.get("type", "object") != spec.get("type", "object"):
+                raise EsError(
+                    400,
+                    "illegal_argument_exception",
+                    f"mapper [{name}] cannot be changed from type [{current.get('type')}] to [{spec.get('type')}]",
+                )
+            properties[name] = spec
+
 
 # --- search ---------------------------------------------------------------------------------
 
@@ -796,6 +814,9 @@ class EsStub:
                 return index.write(parts[2], body or {}, params)
             if method == "GET":
                 return index.get(parts[2])
+        if len(parts) == 2 and parts[1] == "_mapping" and method in ("PUT", "POST"):
+            self._index(parts[0]).put_mapping(body or {})
+            return 200, {"acknowledged": True}
         if len(parts) == 2 and parts[1] == "_refresh" and method in ("GET", "POST"):
             self._index(parts[0]).refresh()
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}

@@ -167,6 +167,78 @@ def test_none_in_a_fields_filter_means_the_field_is_missing(corpus: SearchIndex)
     assert keys(search(corpus, "smithson", filters={"stage_id": [None]})) == {"contact:c3"}
 
 
+# Records of three owners, a pool record and a team's ticket: who finds what.
+ACCESS_CORPUS = [
+    SearchDoc("contact", "a1", "Visible Alpha", 1, access=["owner:u1"]),
+    SearchDoc("contact", "a2", "Visible Beta", 1, access=["owner:u2", "user:u1"]),  # shared with u1
+    SearchDoc("contact", "a3", "Visible Gamma", 1, access=["owner:u3"]),
+    SearchDoc("company", "a4", "Visible Delta", 1, access=["pool"]),
+    SearchDoc("ticket", "a5", "Visible Epsilon", 1, access=["team:t1", "owner:u3"]),
+    SearchDoc("deal", "a6", "Visible Zeta", 1, access=["owner:u3"]),
+    SearchDoc("deal", "a7", "Visible Eta", 1),  # no tokens: only unrestricted queries find it
+]
+
+
+@pytest.fixture
+def guarded(index: SearchIndex) -> SearchIndex:
+    for doc in ACCESS_CORPUS:
+        assert index.upsert(doc)
+    return index
+
+
+def test_access_tokens_narrow_hits_total_and_facets_to_the_visible_set(guarded: SearchIndex) -> None:
+    rep = search(guarded, "visible", access=["owner:u1", "user:u1", "pool"])
+    assert keys(rep) == {"contact:a1", "contact:a2", "company:a4"}
+    assert rep.total == 3
+    assert rep.facets == {"type": {"contact": 2, "company": 1}}
+
+    agent = search(guarded, "visible", access=["user:u9", "team:t1"])
+    assert keys(agent) == {"ticket:a5"}
+    assert (agent.total, agent.facets) == (1, {"type": {"ticket": 1}})
+
+    manager = search(guarded, "visible", access=["owner:u3", "user:u4"], limit=1)
+    assert len(manager.hits) == 1 and manager.next_cursor is not None
+    assert manager.total == 3
+    assert manager.facets == {"type": {"contact": 1, "ticket": 1, "deal": 1}}
+
+
+def test_access_none_is_unrestricted_and_no_tokens_find_nothing(guarded: SearchIndex) -> None:
+    everything = search(guarded, "visible")
+    assert everything.total == len(ACCESS_CORPUS)
+    assert everything.facets == {"type": {"contact": 3, "company": 1, "ticket": 1, "deal": 2}}
+    nothing = search(guarded, "visible", access=[])
+    assert (keys(nothing), nothing.total, nothing.facets) == (set(), 0, {"type": {}})
+
+
+def test_access_combines_with_types_and_field_filters(guarded: SearchIndex) -> None:
+    result = search(guarded, "visible", types=["contact"], access=["owner:u3", "user:u1"])
+    assert keys(result) == {"contact:a2", "contact:a3"}
+    assert result.facets == {"type": {"contact": 2}}
+
+
+def test_paging_a_restricted_search_returns_every_visible_hit_once(index: SearchIndex) -> None:
+    for n in range(12):
+        index.upsert(SearchDoc("contact", f"p{n:02d}", f"Pagedaccess {n:02d}", 1, access=[f"owner:u{n % 3}"]))
+    seen, cursor = [], None
+    for _ in range(10):
+        page = search(index, "pagedaccess", limit=2, access=["owner:u1"], cursor=cursor)
+        assert page.total == 4
+        seen.extend(hit.id for hit in page.hits)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == ["p01", "p04", "p07", "p10"]
+
+
+def test_a_newer_version_replaces_the_access_tokens(index: SearchIndex) -> None:
+    index.upsert(SearchDoc("deal", "m1", "Moved deal", 1, access=["owner:u1"]))
+    index.upsert(SearchDoc("deal", "m1", "Moved deal", 2, access=["owner:u2"]))
+    assert keys(search(index, "moved", access=["owner:u1"])) == set()
+    assert keys(search(index, "moved", access=["owner:u2"])) == {"deal:m1"}
+    doc = index.get("deal", "m1")
+    assert doc is not None and doc.access == ["owner:u2"]
+
+
 def test_highlights_mark_the_terms(corpus: SearchIndex) -> None:
     (hit,) = search(corpus, "张伟").hits
     assert hit.highlights == ["<mark>张伟</mark>明"]
@@ -343,8 +415,9 @@ def test_writes_use_external_versions_and_do_not_wait_for_a_refresh(elastic: Ela
         "version": 7,
         "updated_at": None,
         "deleted": False,
+        "access": [],
     }
-    assert tombstone.body["deleted"] is True and tombstone.body["version"] == 8
+    assert tombstone.body["deleted"] is True and tombstone.body["version"] == 8 and tombstone.body["access"] == []
 
 
 def test_a_write_is_searchable_only_after_a_refresh(elastic: ElasticIndex) -> None:
@@ -400,6 +473,78 @@ def test_the_search_request(elastic: ElasticIndex, sent) -> None:
     assert body["size"] == 3 and body["track_total_hits"] is True
     assert body["aggs"] == {"type": {"terms": {"field": "type", "size": 100}}}
     assert "search_after" not in body
+
+
+def test_the_access_tokens_are_a_terms_filter(elastic: ElasticIndex, sent) -> None:
+    elastic.search(SearchQuery("smithson", access=["user:u1", "team:t1", "user:u1"]))
+    elastic.search(SearchQuery("smithson", access=[]))
+    elastic.search(SearchQuery("smithson"))
+    restricted, nothing, unrestricted = [r.body["query"]["bool"]["filter"] for r in sent("POST", "/_search")]
+    assert restricted[-1] == {"terms": {"access": ["team:t1", "user:u1"]}}
+    assert nothing[-1] == {"match_none": {}}
+    assert unrestricted == [{"term": {"deleted": False}}]
+
+
+def test_the_mapping_holds_access_as_a_keyword(elastic: ElasticIndex, sent) -> None:
+    elastic.upsert(CORPUS[0])
+    (create,) = sent("PUT")
+    assert create.body["mappings"]["properties"]["access"] == {"type": "keyword"}
+
+
+def test_an_index_from_before_access_tokens_gets_the_field_added(stub: EsStub, index_name: str, sent) -> None:
+    from crm_common.search_index import elastic as elastic_module
+
+    old_mappings = {**elastic_module.MAPPINGS, "properties": dict(elastic_module.MAPPINGS["properties"])}
+    del old_mappings["properties"]["access"]
+    client = Elasticsearch(stub.url)
+    client.indices.create(index=index_name, settings=elastic_module.SETTINGS, mappings=old_mappings)
+    client.index(
+        index=index_name,
+        id="contact:old",
+        document={
+            "key": "contact:old",
+            "type": "contact",
+            "id": "old",
+            "title": "Oldtimer",
+            "body": "",
+            "fields": {},
+            "version": 1,
+            "updated_at": None,
+            "deleted": False,
+        },
+        version=1,
+        version_type="external",
+    )
+    client.close()
+    adapter = ElasticIndex(stub.url, index=index_name)
+    try:
+        assert adapter.upsert(SearchDoc("contact", "new", "Oldtimer too", 1, access=["owner:u1"]))
+        (mapping,) = sent("PUT", "/_mapping")
+        assert mapping.body == {"properties": {"access": {"type": "keyword"}}}
+        # The old doc carries no tokens: only an unrestricted query finds it.
+        assert keys(search(adapter, "oldtimer", access=["owner:u1"])) == {"contact:new"}
+        assert keys(search(adapter, "oldtimer")) == {"contact:old", "contact:new"}
+    finally:
+        adapter.close()
+
+
+def test_a_sqlite_index_from_before_access_tokens_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE docs (key TEXT PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,"
+        " body TEXT NOT NULL, fields TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL,"
+        " deleted INTEGER NOT NULL DEFAULT 0);"
+    )
+    old.close()
+    adapter = open_search_index(f"sqlite://{path}")
+    try:
+        assert adapter.upsert(SearchDoc("contact", "n1", "Migrated", 1, access=["owner:u1"]))
+        assert keys(search(adapter, "migrated", access=["owner:u1"])) == {"contact:n1"}
+    finally:
+        adapter.close()
 
 
 def test_the_next_page_is_asked_for_with_search_after(elastic: ElasticIndex, sent) -> None:

@@ -361,6 +361,17 @@ FILTERS = [
     ("contains ignores case beyond ascii", {"last_name": {"$contains": "ärg"}}, {"zoe"}),
     ("contains takes regex characters literally", {"notes": {"$contains": "a.a"}}, set()),
     ("contains on a nested string", {"custom_fields.region": {"$contains": "EM"}}, {"ada", "alan"}),
+    ("contains any of several elements", {"tags": {"$containsAny": ["navy", "nasa"]}}, {"grace", "katherine"}),
+    ("contains any is exact and case sensitive", {"tags": {"$containsAny": ["Nav", "math"]}}, {"ada", "katherine"}),
+    ("contains any of an empty list matches nothing", {"tags": {"$containsAny": []}}, set()),
+    ("contains any never matches a string field", {"last_name": {"$containsAny": ["Hopper"]}}, set()),
+    ("contains any never matches a missing field", {"scores": {"$containsAny": ["x"]}}, set()),
+    ("not contains any", {"$not": {"tags": {"$containsAny": ["math"]}}}, {"grace", "alan", "edsger", "zoe"}),
+    (
+        "contains any or missing",
+        {"$or": [{"tags": None}, {"tags": {"$containsAny": ["navy"]}}]},
+        {"grace", "edsger"},
+    ),
     ("or", {"$or": [{"age": {"$lt": 30}}, {"tags": {"$contains": "navy"}}]}, {"zoe", "grace"}),
     ("and", {"$and": [{"active": True}, {"custom_fields.region": "emea"}]}, {"ada", "alan"}),
     ("two contains side by side", {"tags": {"$contains": "math"}, "notes": {"$contains": "nasa"}}, {"katherine"}),
@@ -393,6 +404,8 @@ INVALID_FILTERS = [
     ("in needs a list", {"email": {"$in": "ada@example.com"}}),
     ("exists needs a boolean", {"email": {"$exists": 1}}),
     ("contains needs a scalar", {"tags": {"$contains": ["math"]}}),
+    ("contains any needs a list", {"tags": {"$containsAny": "math"}}),
+    ("contains any refuses null", {"tags": {"$containsAny": [None]}}),
     ("not an object", ["email"]),
 ]
 

@@ -46,7 +46,9 @@ class LoadResult:
 class Generator(Protocol):
     name: str
 
-    def run(self, url: str, seconds: int, concurrency: int) -> LoadResult: ...
+    def run(self, url: str, seconds: int, concurrency: int, headers: dict[str, str] | None = None) -> LoadResult:
+        """Load `url` with GET requests carrying `headers` (e.g. Authorization) on every request."""
+        ...
 
 
 def percentile(sorted_values: list[float], pct: float) -> float | None:
@@ -68,7 +70,8 @@ class WrkGenerator:
         version = (probe.stdout or probe.stderr).split("[")[0].strip() or "wrk"
         self.name = f"{version} ({self.THREADS} thread, Lua report)"
 
-    def run(self, url: str, seconds: int, concurrency: int) -> LoadResult:
+    def run(self, url: str, seconds: int, concurrency: int, headers: dict[str, str] | None = None) -> LoadResult:
+        header_args = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
         command = [
             self.path,
             "-t",
@@ -81,6 +84,7 @@ class WrkGenerator:
             f"{REQUEST_TIMEOUT_SECONDS}s",
             "-s",
             LUA_REPORT,
+            *header_args,
             url,
         ]
         done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=seconds + 60)
@@ -108,7 +112,9 @@ class WrkGenerator:
         )
 
 
-def _connection_loop(host: str, port: int, path: str, start_at: float, stop_at: float, out: list) -> None:
+def _connection_loop(
+    host: str, port: int, path: str, headers: dict[str, str], start_at: float, stop_at: float, out: list
+) -> None:
     latencies: list[float] = []
     non200 = errors = 0
     connection: http.client.HTTPConnection | None = None
@@ -120,7 +126,7 @@ def _connection_loop(host: str, port: int, path: str, start_at: float, stop_at: 
         if started >= stop_at:
             break
         try:
-            connection.request("GET", path)
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):
@@ -145,11 +151,18 @@ def _connection_loop(host: str, port: int, path: str, start_at: float, stop_at: 
 
 
 def _process_main(
-    host: str, port: int, path: str, connections: int, start_at: float, stop_at: float, queue: multiprocessing.Queue
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    connections: int,
+    start_at: float,
+    stop_at: float,
+    queue: multiprocessing.Queue,
 ) -> None:
     out: list = []
     threads = [
-        threading.Thread(target=_connection_loop, args=(host, port, path, start_at, stop_at, out))
+        threading.Thread(target=_connection_loop, args=(host, port, path, headers, start_at, stop_at, out))
         for _ in range(connections)
     ]
     for thread in threads:
@@ -167,7 +180,7 @@ class PythonGenerator:
         self.processes = processes
         self.name = f"python http.client ({processes} processes x threads, keep-alive)"
 
-    def run(self, url: str, seconds: int, concurrency: int) -> LoadResult:
+    def run(self, url: str, seconds: int, concurrency: int, headers: dict[str, str] | None = None) -> LoadResult:
         parsed = urllib.parse.urlsplit(url)
         path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
         processes = max(1, min(self.processes, concurrency))
@@ -182,7 +195,7 @@ class PythonGenerator:
             context.Process(
                 target=_process_main,
                 daemon=True,
-                args=(parsed.hostname, parsed.port or 80, path, share, start_at, stop_at, queue),
+                args=(parsed.hostname, parsed.port or 80, path, dict(headers or {}), share, start_at, stop_at, queue),
             )
             for share in shares
         ]

@@ -2,6 +2,12 @@
 
     python -m tests.bench.run        (from the repository root; `make bench`)
 
+The gateway runs in production mode with bench-only secrets, and every request to it carries the bearer
+token of the admin, signed in once: both gateway rows (ping and the RPC read) pay the same authentication
+(a JWT verify, the session, user and team lookups and a rate-limit bucket write in the gateway's SQLite
+store). Rate limits are set far above the load, so no request is throttled. The naive gateway checks no
+credential: it stands for the cheapest possible hop.
+
 Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
 BENCH_FRESHNESS_WRITES (50), BENCH_GENERATOR (auto | wrk | python), GATEWAY_WORKERS / GATEWAY_THREADS.
 """
@@ -41,6 +47,30 @@ FRESHNESS_P95_TARGET_MS = 300.0
 FRESHNESS_POLL_SECONDS = 0.01
 FRESHNESS_TIMEOUT_SECONDS = 10.0
 
+# Bench-only secrets: the gateway starts in production mode, so it must get real-looking ones.
+BENCH_SIGNING_KEY = "bench-signing-key-not-a-secret-0123456789abcdef"
+BENCH_ADMIN_EMAIL = "admin@bench.test"
+BENCH_ADMIN_PASSWORD = "bench-admin-password"
+# Far above anything one machine can send: the benchmark measures the bucket write, never a 429.
+BENCH_RATE_LIMIT = "100000/100000"
+BENCH_RATE_ROLES = ("admin", "manager", "sales_rep", "support_agent", "viewer", "anonymous")
+# At least an hour, and longer if the settings make the run longer: the one token must outlive the run.
+MIN_TOKEN_TTL_SECONDS = 3600
+
+
+def gateway_store_kind() -> str:
+    """The stack inherits GATEWAY_STORE_URL when set; only its scheme is reported (a URL may hold a password)."""
+    url = os.environ.get("GATEWAY_STORE_URL", "")
+    return url.split(":", 1)[0] if url else "SQLite"
+
+
+def authentication_note() -> str:
+    return (
+        "gateway rows (ping, rpc_get) include authentication: every request carries the admin's bearer token "
+        "(signed in once) and pays one JWT verify, the session, user and team lookups and a rate-limit bucket "
+        f"write in the gateway's {gateway_store_kind()} store; the naive rows check no credential"
+    )
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -76,14 +106,15 @@ def _positive_int(name: str, default: int) -> int:
 class JsonClient:
     """One keep-alive connection for the harness's own calls (set-up and freshness polling)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None):
         parsed = urllib.parse.urlsplit(base_url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.headers = dict(headers or {})  # sent on every request, e.g. Authorization
         self.connection: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = {**self.headers, **({"Content-Type": "application/json"} if payload is not None else {})}
         # Only a GET is retried: a POST the server did take must not create a second contact.
         attempts = 2 if method == "GET" else 1
         for attempt in range(1, attempts + 1):
@@ -113,9 +144,44 @@ class JsonClient:
             self.connection = None
 
 
+def token_ttl_seconds(settings: Settings) -> int:
+    """Four rows of warm-up and measurement plus freshness polling, with a wide margin."""
+    rows = 4
+    worst_freshness = settings.freshness_writes * (FRESHNESS_TIMEOUT_SECONDS + 1)
+    planned = rows * (settings.warmup_seconds + settings.seconds) + worst_freshness
+    return max(MIN_TOKEN_TTL_SECONDS, int(2 * planned) + 600)
+
+
+def bench_env(settings: Settings) -> dict[str, str]:
+    """Production mode with bench secrets, limits that never throttle, and a token that outlives the run."""
+    return {
+        "CRM_ENV": "production",
+        "GATEWAY_SIGNING_KEY": BENCH_SIGNING_KEY,
+        "CRM_ADMIN_EMAIL": BENCH_ADMIN_EMAIL,
+        "CRM_ADMIN_PASSWORD": BENCH_ADMIN_PASSWORD,
+        "GATEWAY_RATE_LIMITS": ",".join(f"{role}={BENCH_RATE_LIMIT}" for role in BENCH_RATE_ROLES),
+        "ACCESS_TOKEN_TTL_SECONDS": str(token_ttl_seconds(settings)),
+    }
+
+
+def sign_in(gateway_url: str, settings: Settings) -> dict[str, str]:
+    """Sign in once as the bench admin; answer the headers every benchmarked request carries."""
+    status, answer = JsonClient(gateway_url).request(
+        "POST", "/api/v1/auth/token", {"email": BENCH_ADMIN_EMAIL, "password": BENCH_ADMIN_PASSWORD}
+    )
+    if status != 200 or not isinstance(answer, dict) or "access_token" not in answer:
+        raise RuntimeError(f"signing in as {BENCH_ADMIN_EMAIL} answered {status}: {answer}")
+    if answer.get("token_type", "").lower() != "bearer":
+        raise RuntimeError(f"signing in answered token_type {answer.get('token_type')!r}, not Bearer")
+    wanted = token_ttl_seconds(settings)
+    if int(answer.get("expires_in", 0)) < wanted:
+        raise RuntimeError(f"the access token expires in {answer.get('expires_in')} s; the bench needs {wanted} s")
+    return {"Authorization": f"Bearer {answer['access_token']}"}
+
+
 @contextmanager
-def running_stack(amqp_uri: str) -> Iterator[Stack]:
-    stack = Stack(STACK_DIR, amqp_uri, port_offset=PORT_OFFSET)
+def running_stack(amqp_uri: str, settings: Settings) -> Iterator[Stack]:
+    stack = Stack(STACK_DIR, amqp_uri, port_offset=PORT_OFFSET, extra_env=bench_env(settings))
     # A run killed with -9 leaves processes bound to a vhost that no longer exists, and old data: start clean.
     stack.down()
     shutil.rmtree(STACK_DIR, ignore_errors=True)
@@ -186,9 +252,9 @@ def _stop_group(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _expect_200(base_url: str, path: str) -> None:
+def _expect_200(base_url: str, path: str, headers: dict[str, str]) -> None:
     """Load on a broken endpoint would measure error pages: refuse to start instead."""
-    status, body = JsonClient(base_url).request("GET", path)
+    status, body = JsonClient(base_url, headers).request("GET", path)
     if status != 200:
         raise RuntimeError(f"GET {base_url}{path} answered {status}: {body}")
 
@@ -206,21 +272,22 @@ def cpu_groups(stack: Stack, naive: NaiveGateway) -> dict:
 
 
 def measure_throughput(
-    generator: Generator, settings: Settings, targets: dict[str, str], groups: dict
+    generator: Generator, settings: Settings, targets: dict[str, str], groups: dict, headers: dict[str, str]
 ) -> tuple[dict[str, LoadResult], dict[str, dict]]:
+    """Every row sends the same request headers; the naive gateway ignores the Authorization header."""
     results, cpu_use = {}, {}
     for name, url in targets.items():
         print(f"  {name:<10} {url}: warm-up {settings.warmup_seconds} s, measure {settings.seconds} s ...", flush=True)
-        generator.run(url, settings.warmup_seconds, settings.concurrency)
+        generator.run(url, settings.warmup_seconds, settings.concurrency, headers)
         before = cpu.snapshot()
-        results[name] = generator.run(url, settings.seconds, settings.concurrency)
+        results[name] = generator.run(url, settings.seconds, settings.concurrency, headers)
         cpu_use[name] = cpu.cpu_split(before, cpu.snapshot(), groups, results[name].responses)
     return results, cpu_use
 
 
-def measure_freshness(gateway_url: str, writes: int) -> dict:
+def measure_freshness(gateway_url: str, writes: int, headers: dict[str, str]) -> dict:
     """Create a contact, then poll search until it is found: the delay a user sees between the two."""
-    client = JsonClient(gateway_url)
+    client = JsonClient(gateway_url, headers)
     delays_ms: list[float] = []
     timeouts = 0
     for i in range(writes):
@@ -312,8 +379,8 @@ def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
 
 
 ROW_LABELS = {
-    "ping": "ping      GET /api/v1/ping (no RPC)",
-    "rpc_get": "rpc_get   GET /api/v1/contacts/{id}",
+    "ping": "ping      GET /api/v1/ping (auth, no RPC)",
+    "rpc_get": "rpc_get   GET /api/v1/contacts/{id} (auth)",
     "naive_get": "naive_get GET /api/v1/contacts/{id} (proxy per thread)",
     "naive_per_request": "naive_per_request (proxy per request)",
 }
@@ -333,6 +400,7 @@ def render(report: dict) -> str:
             f"load average at start {m['load_average_at_start'][0]}"
         ),
         f"gateway: gunicorn gthread, {s['gateway_workers']} workers x {s['gateway_threads']} threads (naive: the same)",
+        f"auth: {report['authentication']['note']}",
         (
             f"load: {m['generator']}; {s['concurrency']} keep-alive connections; "
             f"{s['seconds']} s each after {s['warmup_seconds']} s warm-up"
@@ -369,6 +437,13 @@ def render(report: dict) -> str:
         ),
         "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts",
     ]
+    for name, row in report["throughput"].items():
+        if row["errors"]:
+            log = "naive_gateway.log" if name.startswith("naive") else "gateway.log"
+            lines.append(
+                f"  WARNING {name}: {row['non200']} non-200 answers, {row['socket_errors']} socket errors; "
+                f"see {os.path.join(STACK_DIR, 'log', log)}"
+            )
     return "\n".join(lines)
 
 
@@ -389,8 +464,13 @@ def run(settings: Settings) -> dict:
     base_uri = os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
     ensure_broker(base_uri)
     machine = machine_info(generator)
-    with private_vhost(base_uri) as amqp_uri, running_stack(amqp_uri) as stack, naive_gateway(stack) as naive:
-        status, contact = JsonClient(stack.gateway_url).request(
+    with (
+        private_vhost(base_uri) as amqp_uri,
+        running_stack(amqp_uri, settings) as stack,
+        naive_gateway(stack) as naive,
+    ):
+        auth = sign_in(stack.gateway_url, settings)
+        status, contact = JsonClient(stack.gateway_url, auth).request(
             "POST", "/api/v1/contacts", {"first_name": "Bench", "last_name": "Mark", "email": "bench@example.com"}
         )
         if status != 201:
@@ -404,11 +484,11 @@ def run(settings: Settings) -> dict:
         }
         for url in targets.values():
             parsed = urllib.parse.urlsplit(url)
-            _expect_200(f"{parsed.scheme}://{parsed.netloc}", parsed.path)
+            _expect_200(f"{parsed.scheme}://{parsed.netloc}", parsed.path, auth)
         print("throughput:", flush=True)
-        results, cpu_use = measure_throughput(generator, settings, targets, cpu_groups(stack, naive))
+        results, cpu_use = measure_throughput(generator, settings, targets, cpu_groups(stack, naive), auth)
         print(f"freshness: {settings.freshness_writes} writes ...", flush=True)
-        freshness = measure_freshness(stack.gateway_url, settings.freshness_writes)
+        freshness = measure_freshness(stack.gateway_url, settings.freshness_writes, auth)
     return {
         "timestamp": timestamp,
         "machine": machine,
@@ -420,6 +500,23 @@ def run(settings: Settings) -> dict:
             "gateway_workers": int(os.environ.get("GATEWAY_WORKERS", "2")),
             "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
             "freshness_writes": settings.freshness_writes,
+        },
+        "authentication": {
+            "note": authentication_note(),
+            "gateway_rows": ["ping", "rpc_get"],
+            "per_request": [
+                "one HS256 JWT verify",
+                "session lookup",
+                "user lookup",
+                "team membership lookup",
+                "rate-limit bucket read and write (one transaction)",
+            ],
+            "store": gateway_store_kind(),
+            "credential": "Authorization: Bearer <access token of the admin, signed in once>",
+            "gateway_mode": "production (CRM_ENV=production, bench secrets)",
+            "rate_limits": bench_env(settings)["GATEWAY_RATE_LIMITS"],
+            "access_token_ttl_seconds": token_ttl_seconds(settings),
+            "naive_rows": "no credential check (the Authorization header is sent and ignored)",
         },
         "throughput": {name: result.to_dict() for name, result in results.items()},
         "cpu": cpu_use,

@@ -99,7 +99,7 @@ def test_a_failing_handler_is_retried_then_dead_lettered_then_replayed(api, stac
         "first_name": "Ghost",
         "last_name": "Customer",
         "display_name": "Ghost Customer",
-        "owner_id": "usr-dev-admin",
+        "owner_id": api.user["id"],
         "version": 1,
     }
     _publish(stack, "contacts", "contact_created", new_event("contact_created", "contacts", contact).as_dict())

@@ -11,7 +11,7 @@ from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import GATEWAY, SERVICES, Stack, free_port_offset
 from crm_common.testing import eventually, private_vhost
 
-from ..conftest import TEST_PORT_OFFSET, TEST_SETTINGS, Api
+from ..conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_PORT_OFFSET, TEST_SETTINGS, Api
 
 CONTACTS = next(s for s in SERVICES if s.name == "contacts")
 SEARCH = next(s for s in SERVICES if s.name == "search")
@@ -62,7 +62,7 @@ def _start(stack: Stack, components) -> None:
 def test_without_any_consumer_queue_an_event_waits_in_the_outbox(empty_platform):
     stack = empty_platform
     _start(stack, [CONTACTS, GATEWAY])
-    api = Api(stack.gateway_url)
+    api = Api(stack.gateway_url, ADMIN_EMAIL, ADMIN_PASSWORD)
     contact = api.create("/contacts", {"first_name": "Early", "last_name": "Bird", "email": "early@first.example"})
     eventually(lambda: _statuses(stack) == ["unroutable"])
 
@@ -75,7 +75,7 @@ def test_with_the_topology_declared_every_consumer_gets_events_published_before_
     stack = empty_platform
     stack.declare_topology()
     _start(stack, [CONTACTS, GATEWAY])
-    api = Api(stack.gateway_url)
+    api = Api(stack.gateway_url, ADMIN_EMAIL, ADMIN_PASSWORD)
     contact = api.create("/contacts", {"first_name": "Queued", "last_name": "Ahead", "email": "q@first.example"})
     eventually(lambda: _statuses(stack) == ["sent"])  # routable at once: the queues already exist
 

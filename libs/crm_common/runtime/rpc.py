@@ -2,26 +2,57 @@
 
 import eventlet
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcProxy, ServiceProxy
 
 from ..config import float_setting
 from ..errors import ServiceUnavailable
+
+CALLER_KEY = "caller"  # the context-data key the gateway's caller travels under (see caller.Caller)
 
 
 class ServiceRpc(RpcProxy):
     """nameko's RpcProxy waits for a reply forever: a worker calling a stopped service would hang
     and write late. Here every call gives up after RPC_CALL_TIMEOUT_SECONDS (default 5) with
-    ServiceUnavailable, and so does a call to a service that has never run."""
+    ServiceUnavailable, and so does a call to a service that has never run.
+
+    Calls carry the worker's context, so the callee sees the same caller (and enforces that
+    caller's visibility). `proxy.as_system()` calls without the caller instead, as the platform
+    itself: only for checks the service makes on its own behalf, never to hand data to the caller."""
 
     def get_dependency(self, worker_ctx) -> "_BoundedProxy":
+        timeout = float_setting("RPC_CALL_TIMEOUT_SECONDS", 5.0)
+        system = ServiceProxy(SystemContext(worker_ctx), self.target_service, self.rpc_reply_listener, **self.options)
         return _BoundedProxy(
-            super().get_dependency(worker_ctx), self.target_service, float_setting("RPC_CALL_TIMEOUT_SECONDS", 5.0)
+            super().get_dependency(worker_ctx),
+            self.target_service,
+            timeout,
+            _BoundedProxy(system, self.target_service, timeout),
         )
 
 
+class SystemContext:
+    """A worker context whose outgoing calls carry no caller (the callee acts as `system`) but keep
+    the request id and call-id stack, so logs and traces still join up."""
+
+    def __init__(self, worker_ctx):
+        self._worker_ctx = worker_ctx
+
+    @property
+    def context_data(self) -> dict:
+        data = dict(self._worker_ctx.context_data)
+        data.pop(CALLER_KEY, None)
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self._worker_ctx, name)
+
+
 class _BoundedProxy:
-    def __init__(self, proxy, service: str, timeout: float):
-        self._proxy, self._service, self._timeout = proxy, service, timeout
+    def __init__(self, proxy, service: str, timeout: float, system: "_BoundedProxy | None" = None):
+        self._proxy, self._service, self._timeout, self._system = proxy, service, timeout, system
+
+    def as_system(self) -> "_BoundedProxy":
+        return self._system or self
 
     def __getattr__(self, method: str):
         remote = getattr(self._proxy, method)

@@ -9,7 +9,9 @@ FACET_FIELDS = ("type",)
 
 @dataclass
 class SearchDoc:
-    """One searchable record. `version` orders writes per record: an older one never wins."""
+    """One searchable record. `version` orders writes per record: an older one never wins.
+    `access` holds the record's access tokens (crm_common.access.record_tokens): a query with
+    `access` finds it only when the two lists share a token."""
 
     type: str
     id: str
@@ -18,6 +20,7 @@ class SearchDoc:
     body: str = ""
     fields: dict[str, Any] = field(default_factory=dict)  # filterable keywords: owner_id, stage...
     updated_at: str = ""
+    access: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -27,6 +30,9 @@ class SearchQuery:
     filters: dict[str, list] = field(default_factory=dict)  # field -> accepted values (OR within, AND across)
     limit: int = 20
     cursor: str | None = None
+    # The caller's access tokens: only docs whose `access` meets them count, in hits, total and
+    # facets alike. None means no restriction (admins, the system); [] finds nothing.
+    access: list[str] | None = None
 
 
 @dataclass

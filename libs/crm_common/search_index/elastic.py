@@ -14,6 +14,8 @@ from .text import cjk_grams, decode_search_cursor, encode_search_cursor, has_cjk
 TITLE_BOOST = 2.0
 FACET_SIZE = 100  # more entity types than the CRM will ever have
 SOURCE_FIELDS = ["type", "id", "title", "body", "fields"]
+# Fields added to the mapping after the first release: put onto an index created before them.
+ADDED_PROPERTIES: dict[str, Any] = {"access": {"type": "keyword"}}
 
 SETTINGS: dict[str, Any] = {
     # Writes do not wait for a refresh (throughput); a write becomes searchable within this
@@ -60,6 +62,8 @@ MAPPINGS: dict[str, Any] = {
         # The SQLite adapter accepts any string here; a malformed date must not refuse the record.
         "updated_at": {"type": "date", "ignore_malformed": True},
         "deleted": {"type": "boolean"},
+        # The record's access tokens; a query with access tokens keeps docs sharing one (`terms`).
+        **ADDED_PROPERTIES,
     },
 }
 
@@ -140,6 +144,10 @@ def search_body(terms: list[str], query: SearchQuery) -> dict[str, Any]:
     if query.types:
         filters.append({"terms": {"type": list(query.types)}})
     filters.extend(_filter_clause(name, accepted) for name, accepted in query.filters.items())
+    if query.access is not None:
+        # In the filter context, so hits, the total and the facets all count visible docs only.
+        tokens = sorted(set(query.access))
+        filters.append({"terms": {"access": tokens}} if tokens else {"match_none": {}})
     body: dict[str, Any] = {
         "query": {"bool": {"must": [_term_clause(t) for t in terms], "filter": filters}},
         "sort": [{"_score": "desc"}, {"key": "asc"}],
@@ -176,7 +184,16 @@ class ElasticIndex(SearchIndex):
                         # Another process created it between our check and our create.
                         if exc.error != "resource_already_exists_exception":
                             raise
+                        self._add_new_properties()
+                else:
+                    self._add_new_properties()
             self._ready = True
+
+    def _add_new_properties(self) -> None:
+        """An index created by an older release has a strict mapping without the newer fields;
+        adding a field is allowed and idempotent. Its older docs carry no access tokens, so only
+        unrestricted queries find them until their records are written again."""
+        self._client.indices.put_mapping(index=self._index, properties=ADDED_PROPERTIES)
 
     def _write(self, key: str, source: dict[str, Any], version: int) -> bool:
         self._ensure_index()
@@ -203,6 +220,7 @@ class ElasticIndex(SearchIndex):
                 "version": doc.version,
                 "updated_at": doc.updated_at or None,
                 "deleted": False,
+                "access": list(doc.access),
             },
             doc.version,
         )
@@ -222,6 +240,7 @@ class ElasticIndex(SearchIndex):
                 "version": version,
                 "updated_at": None,
                 "deleted": True,
+                "access": [],
             },
             version,
         )
@@ -244,6 +263,7 @@ class ElasticIndex(SearchIndex):
             source.get("body", ""),
             source.get("fields") or {},
             source.get("updated_at") or "",
+            list(source.get("access") or []),
         )
 
     def search(self, query: SearchQuery) -> SearchResult:

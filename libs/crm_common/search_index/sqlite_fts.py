@@ -14,7 +14,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
   key TEXT PRIMARY KEY, type TEXT NOT NULL, id TEXT NOT NULL, title TEXT NOT NULL,
   body TEXT NOT NULL, fields TEXT NOT NULL, version INTEGER NOT NULL, updated_at TEXT NOT NULL,
-  deleted INTEGER NOT NULL DEFAULT 0);
+  deleted INTEGER NOT NULL DEFAULT 0, access TEXT NOT NULL DEFAULT '[]');
 CREATE INDEX IF NOT EXISTS docs_type ON docs (type, deleted);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_trigram USING fts5(text, tokenize='trigram');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_words USING fts5(words, tokenize='unicode61 remove_diacritics 2', prefix='1 2');
@@ -34,6 +34,11 @@ class SqliteFtsIndex(SearchIndex):
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(docs)")}
+        if "access" not in columns:
+            # An index from before access tokens: its docs carry none, so only unrestricted
+            # queries find them until their records are written again.
+            self._conn.execute("ALTER TABLE docs ADD COLUMN access TEXT NOT NULL DEFAULT '[]'")
 
     def _run(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         try:
@@ -62,12 +67,13 @@ class SqliteFtsIndex(SearchIndex):
                     json.dumps(doc.fields, ensure_ascii=False),
                     doc.version,
                     doc.updated_at,
+                    json.dumps(list(doc.access), ensure_ascii=False),
                 )
                 if current:
                     rowid = current[0]
                     self._run(
                         "UPDATE docs SET type=?, id=?, title=?, body=?, fields=?, version=?, "
-                        "updated_at=?, deleted=0 WHERE rowid=?",
+                        "updated_at=?, access=?, deleted=0 WHERE rowid=?",
                         values + (rowid,),
                     )
                     self._run("DELETE FROM fts_trigram WHERE rowid = ?", (rowid,))
@@ -75,7 +81,7 @@ class SqliteFtsIndex(SearchIndex):
                 else:
                     rowid = self._run(
                         "INSERT INTO docs (key, type, id, title, body, fields, version, "
-                        "updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                        "updated_at, access) VALUES (?,?,?,?,?,?,?,?,?)",
                         (key,) + values,
                     ).lastrowid
                 self._run("INSERT INTO fts_trigram (rowid, text) VALUES (?, ?)", (rowid, text))
@@ -97,7 +103,8 @@ class SqliteFtsIndex(SearchIndex):
                     return False
                 if current:
                     self._run(
-                        "UPDATE docs SET deleted=1, version=?, title='', body='', fields='{}' WHERE rowid=?",
+                        "UPDATE docs SET deleted=1, version=?, title='', body='', fields='{}', access='[]' "
+                        "WHERE rowid=?",
                         (version, current[0]),
                     )
                     self._run("DELETE FROM fts_trigram WHERE rowid = ?", (current[0],))
@@ -117,12 +124,13 @@ class SqliteFtsIndex(SearchIndex):
     def get(self, doc_type: str, doc_id: str) -> SearchDoc | None:
         with self._lock:
             row = self._run(
-                "SELECT type, id, title, version, body, fields, updated_at FROM docs WHERE key = ? AND deleted = 0",
+                "SELECT type, id, title, version, body, fields, updated_at, access FROM docs "
+                "WHERE key = ? AND deleted = 0",
                 (f"{doc_type}:{doc_id}",),
             ).fetchone()
         if not row:
             return None
-        return SearchDoc(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6])
+        return SearchDoc(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], json.loads(row[7]))
 
     def _matching(self, terms: list[str], query: SearchQuery) -> tuple[str, list]:
         """WHERE clause over `docs` for the terms (all must match) and the filters."""
@@ -152,6 +160,14 @@ class SqliteFtsIndex(SearchIndex):
                 options.append("json_extract(fields, ?) IS NULL")
                 params.append(f"$.{name}")
             clauses.append("(" + " OR ".join(options) + ")" if options else "0")
+        if query.access is not None:
+            tokens = sorted(set(query.access))
+            if tokens:
+                marks = ",".join("?" * len(tokens))
+                clauses.append(f"EXISTS (SELECT 1 FROM json_each(docs.access) WHERE value IN ({marks}))")
+                params.extend(tokens)
+            else:
+                clauses.append("0")
         return " AND ".join(clauses), params
 
     def search(self, query: SearchQuery) -> SearchResult:

@@ -72,6 +72,9 @@ def _operator(field: str, op: str, arg: Any) -> dict:
                 {field: {"$regex": re.escape(str(arg)), "$options": "i", "$not": {"$type": "array"}}},
             ]
         }
+    if op == "$containsAny":
+        # $elemMatch matches arrays only, as the SQLite adapter's json_each does.
+        return {field: {"$elemMatch": {"$in": arg}}} if arg else MATCH_NOTHING
     if arg is None and op in ("$gt", "$gte", "$lt", "$lte"):
         return MATCH_NOTHING
     return {field: {op: arg}}

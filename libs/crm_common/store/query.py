@@ -2,10 +2,13 @@
 
 Filter grammar (a subset of MongoDB's, the same for every adapter):
   {"field": value}                      equality; value None matches null or missing
-  {"field": {"$op": value, ...}}        $eq $ne $gt $gte $lt $lte $in $nin $exists $contains
+  {"field": {"$op": value, ...}}        $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $containsAny
   {"$and": [f, ...]}, {"$or": [f, ...]}, {"$not": f}
-Fields are dotted paths of identifiers; values are JSON scalars (lists for $in / $nin).
+Fields are dotted paths of identifiers; values are JSON scalars (lists for $in / $nin / $containsAny).
+$in / $nin compare a scalar field with a list (on an array field the adapters disagree: do not).
 $contains means "array holds the element" for arrays and "case-insensitive substring" for strings.
+$containsAny means "array holds at least one of these (non-null) elements", exactly; a field that
+is not an array never matches it, and neither does an empty list.
 """
 
 import base64
@@ -17,7 +20,7 @@ from ..errors import BadRequest
 
 FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
-OPERATORS = COMPARISONS + ("$in", "$nin", "$exists", "$contains")
+OPERATORS = COMPARISONS + ("$in", "$nin", "$exists", "$contains", "$containsAny")
 SCALARS = (str, int, float, bool, type(None))
 
 
@@ -59,6 +62,9 @@ def _check_operators(field: str, ops: dict) -> None:
         if op in ("$in", "$nin"):
             if not isinstance(value, list) or not all(isinstance(v, SCALARS) for v in value):
                 raise BadRequest(f"{op} on {field!r} takes a list of scalars")
+        elif op == "$containsAny":
+            if not isinstance(value, list) or not all(isinstance(v, SCALARS) and v is not None for v in value):
+                raise BadRequest(f"$containsAny on {field!r} takes a list of non-null scalars")
         elif op == "$exists":
             if not isinstance(value, bool):
                 raise BadRequest(f"$exists on {field!r} takes true or false")

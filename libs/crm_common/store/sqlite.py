@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Conflict, NotFound, PreconditionFailed, ServiceUnavailable
@@ -74,6 +75,14 @@ class _Sql:
             if op == "$in":
                 return matched
             return f"NOT COALESCE({matched}, 0)"
+        if op == "$containsAny":
+            if not arg:
+                return "0"
+            members = ",".join(self._bind(v) for v in arg)
+            return (
+                f"(json_type(doc, '$.{field}') = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, '$.{field}')"
+                f" WHERE value IN ({members})))"
+            )
         if op == "$exists":
             present = "id IS NOT NULL" if field == "id" else f"json_type(doc, '$.{field}') IS NOT NULL"
             return present if arg else f"NOT ({present})"
@@ -89,17 +98,27 @@ class _Sql:
         raise AssertionError(op)
 
 
+@dataclass(frozen=True)
+class _Result:
+    rows: list
+    rowcount: int
+
+    @property
+    def first(self):
+        return self.rows[0] if self.rows else None
+
+
 class SqliteCollection(Collection):
     def __init__(self, store: "SqliteStore", name: str):
         self._store = store
         self._name = name
         self._table = _table(name)
 
-    def _run(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: tuple | list = ()) -> "_Result":
         return self._store._execute(sql, params)
 
     def get(self, doc_id: str) -> dict | None:
-        row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).fetchone()
+        row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).first
         return json.loads(row[0]) if row else None
 
     def insert(self, doc: dict) -> dict:
@@ -111,7 +130,7 @@ class SqliteCollection(Collection):
         return stored
 
     def replace(self, doc: dict, expected_version: int | None = None) -> dict:
-        current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).fetchone()
+        current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).first
         if current is None:
             raise NotFound(f"{self._name} {doc['id']} not found")
         if expected_version is not None and current[0] != expected_version:
@@ -129,7 +148,7 @@ class SqliteCollection(Collection):
         return stored
 
     def put(self, doc: dict) -> dict:
-        current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).fetchone()
+        current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).first
         stored = {**doc, "version": (current[0] if current else 0) + 1}
         try:
             self._run(
@@ -163,7 +182,7 @@ class SqliteCollection(Collection):
         order_by = ", ".join(f"{_path_expr(f)} {'ASC' if d > 0 else 'DESC'}" for f, d in order)
         rows = self._run(
             f"SELECT doc FROM {self._table} WHERE {where} ORDER BY {order_by} LIMIT ?", sql.params + [limit + 1]
-        ).fetchall()
+        ).rows
         items = [json.loads(r[0]) for r in rows[:limit]]
         next_cursor = encode_cursor(items[-1], order) if len(rows) > limit and items else None
         return Page(items, next_cursor)
@@ -171,7 +190,7 @@ class SqliteCollection(Collection):
     def count(self, filter: dict | None = None) -> int:
         sql = _Sql()
         where = sql.where(check_filter(filter)) if filter else "1"
-        return self._run(f"SELECT count(*) FROM {self._table} WHERE {where}", sql.params).fetchone()[0]
+        return self._run(f"SELECT count(*) FROM {self._table} WHERE {where}", sql.params).first[0]
 
 
 class _SqliteTransaction(Transaction):
@@ -217,13 +236,25 @@ class SqliteStore(DocumentStore):
                 self._execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
         self._collections[spec.name] = SqliteCollection(self, spec.name)
 
-    def _execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, params: tuple | list = ()) -> "_Result":
+        # Rows are read before the lock is released: a statement left half-read keeps a read
+        # snapshot open on the shared connection, and another thread's BEGIN IMMEDIATE then
+        # fails at once with "database is locked" instead of waiting.
         with self._lock:
             try:
-                return self._conn.execute(sql, params)
-            except sqlite3.OperationalError as exc:
+                cursor = self._conn.execute(sql, params)
+                return _Result(cursor.fetchall(), cursor.rowcount)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as exc:
                 # Disk full, read-only file, locked database: the service cannot serve right now.
                 raise ServiceUnavailable(f"store unavailable: {exc}") from None
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (it does so itself on some errors)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -237,13 +268,13 @@ class SqliteStore(DocumentStore):
                 yield _SqliteTransaction(self)
             except BaseException:
                 self._in_transaction = False
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._in_transaction = False
             try:
                 self._execute("COMMIT")
             except ServiceUnavailable:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def ping(self) -> None:

@@ -30,6 +30,7 @@ COMPANY_FIELDS = {
     "industry": Field("text", max_length=100),
     "size": Field("text", max_length=50),
     "owner_id": Field("id", max_length=64),
+    "shared_with": Field("ids", nullable=False),
     "custom_fields": Field("object", nullable=False),
 }
 
@@ -41,6 +42,7 @@ CONTACT_FIELDS = {
     "phone": Field("phone", max_length=40),
     "company_id": Field("id", max_length=64),
     "owner_id": Field("id", max_length=64),
+    "shared_with": Field("ids", nullable=False),
     "lifecycle_stage": Field("choice", choices=LIFECYCLE_STAGES, nullable=False),
     "tags": Field("tags", nullable=False),
     "custom_fields": Field("object", nullable=False),
@@ -53,6 +55,7 @@ CONTACT_FILTERABLE = (
     "phone",
     "company_id",
     "owner_id",
+    "shared_with",
     "lifecycle_stage",
     "tags",
     "created_at",
@@ -61,6 +64,6 @@ CONTACT_FILTERABLE = (
     "custom_fields.",
 )
 CONTACT_SORTABLE = ("created_at", "updated_at", "last_name", "first_name", "email")
-COMPANY_FILTERABLE = ("name", "tax_id", "industry", "size", "owner_id", "created_at", "custom_fields.")
+COMPANY_FILTERABLE = ("name", "tax_id", "industry", "size", "owner_id", "shared_with", "created_at", "custom_fields.")
 COMPANY_SORTABLE = ("created_at", "updated_at", "name")
 TIMELINE_KINDS = ("contact", "company", "interaction", "deal", "order", "ticket", "message")

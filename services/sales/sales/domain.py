@@ -1,6 +1,8 @@
-"""Sales rules: the default pipeline every installation starts with, and new deals."""
+"""Sales rules: the default pipeline every installation starts with, deals and who sees them."""
 
-from crm_common.errors import ValidationFailed
+from crm_common.access import Reach, may_assign_owner, may_change_owner, owner_filter
+from crm_common.caller import Caller
+from crm_common.errors import Forbidden, ValidationFailed
 from crm_common.ids import new_id
 
 DEFAULT_PIPELINE_ID = "default"
@@ -24,13 +26,16 @@ def default_pipeline(now: str) -> dict:
     }
 
 
-def new_deal(fields: dict, pipeline: dict, actor: str, now: str) -> dict:
-    stage_ids = [s["id"] for s in pipeline["stages"]]
-    stage_id = fields.get("stage_id") or stage_ids[0]
-    if stage_id not in stage_ids:
+def _check_stage(stage_id: str, pipeline: dict) -> None:
+    if stage_id not in [s["id"] for s in pipeline["stages"]]:
         raise ValidationFailed(
             "unknown stage", [{"field": "stage_id", "message": f"not a stage of {pipeline['name']}"}]
         )
+
+
+def new_deal(fields: dict, pipeline: dict, actor: str, now: str) -> dict:
+    stage_id = fields.get("stage_id") or pipeline["stages"][0]["id"]
+    _check_stage(stage_id, pipeline)
     return {
         "id": new_id(),
         "company_id": None,
@@ -41,8 +46,47 @@ def new_deal(fields: dict, pipeline: dict, actor: str, now: str) -> dict:
         "stage_id": stage_id,
         "status": "open",
         "owner_id": fields.get("owner_id", actor),
+        "shared_with": list(dict.fromkeys(fields.get("shared_with") or [])),
         "created_by": actor,
         "stage_history": [{"stage_id": stage_id, "at": now}],
         "created_at": now,
         "updated_at": now,
     }
+
+
+def apply_deal_changes(deal: dict, changes: dict, pipeline: dict, now: str) -> tuple[dict, list[str]]:
+    """The deal after a partial update, and the names of the fields that really changed. A new
+    stage must belong to the deal's pipeline and is recorded in its stage history."""
+    if "shared_with" in changes:
+        changes = {**changes, "shared_with": list(dict.fromkeys(changes["shared_with"]))}
+    if "stage_id" in changes:
+        _check_stage(changes["stage_id"], pipeline)
+    changed = [name for name, value in changes.items() if deal.get(name) != value]
+    if not changed:
+        return deal, []
+    updated = {**deal, **changes, "updated_at": now}
+    if "stage_id" in changed:
+        updated["stage_history"] = [*deal.get("stage_history", []), {"stage_id": changes["stage_id"], "at": now}]
+    return updated, changed
+
+
+# who sees and changes a deal: its owner's reach and whom it is shared with; deals have no pool
+
+
+def deal_in_reach(reach: Reach, deal: dict) -> bool:
+    return reach.sees_owner(deal.get("owner_id"), deal.get("shared_with") or (), poolable=False)
+
+
+def deal_filter(reach: Reach) -> dict | None:
+    """The store-side twin of `deal_in_reach`; None when the caller sees everything."""
+    return owner_filter(reach, pool=False)
+
+
+def check_new_owner(caller: Caller, owner_id: str | None) -> None:
+    if not may_assign_owner(caller, owner_id):
+        raise Forbidden("you may not give a deal to that owner")
+
+
+def check_owner_change(caller: Caller, deal: dict, changes: dict) -> None:
+    if "owner_id" in changes and not may_change_owner(caller, deal.get("owner_id"), changes["owner_id"]):
+        raise Forbidden("you may not give this deal to that owner")

@@ -1,3 +1,4 @@
 """Events the sales service publishes."""
 
 DEAL_CREATED = "deal_created"  # payload: the deal as stored
+DEAL_UPDATED = "deal_updated"  # payload: the deal after the change, plus `changes`: the changed field names

@@ -13,8 +13,16 @@ DEAL_FIELDS = {
     "stage_id": Field("id", max_length=64),
     "contact_id": Field("id", required=True, max_length=64),
     "company_id": Field("id", max_length=64),
-    "owner_id": Field("id", max_length=64),
+    # Deals have no pool: every deal has an owner (the creator unless given).
+    "owner_id": Field("id", max_length=64, nullable=False),
+    "shared_with": Field("ids", nullable=False),
     "expected_close_date": Field("date"),
+}
+
+# What update_deal may change; the customer and the pipeline stay as created.
+DEAL_UPDATE_FIELDS = {
+    name: DEAL_FIELDS[name]
+    for name in ("title", "amount", "currency", "stage_id", "expected_close_date", "owner_id", "shared_with")
 }
 
 DEAL_FILTERABLE = (
@@ -25,6 +33,7 @@ DEAL_FILTERABLE = (
     "contact_id",
     "company_id",
     "owner_id",
+    "shared_with",
     "currency",
     "expected_close_date",
     "created_at",

@@ -1,7 +1,9 @@
-"""How each entity becomes a search document: its title, searchable text and filter fields."""
+"""How each entity becomes a search document: its title, searchable text, filter fields and
+access tokens (who may find it: the same rules as the owning service's reads)."""
 
 import re
 
+from crm_common.access import record_tokens
 from crm_common.search_index import SearchDoc
 
 
@@ -37,6 +39,7 @@ def contact_doc(contact: dict) -> SearchDoc:
             "value_grade": contact.get("value_grade"),
         },
         contact["updated_at"],
+        customer_access(contact),
     )
 
 
@@ -50,6 +53,7 @@ def company_doc(company: dict) -> SearchDoc:
         body,
         {"owner_id": company.get("owner_id"), "industry": company.get("industry")},
         company["updated_at"],
+        customer_access(company),
     )
 
 
@@ -67,6 +71,7 @@ def deal_doc(deal: dict) -> SearchDoc:
             "contact_id": deal.get("contact_id"),
         },
         deal["updated_at"],
+        deal_access(deal),
     )
 
 
@@ -79,9 +84,31 @@ def ticket_doc(ticket: dict) -> SearchDoc:
         ticket.get("description") or "",
         {
             "assignee_id": ticket.get("assignee_id"),
+            "team_id": ticket.get("team_id"),
             "priority": ticket.get("priority"),
             "status": ticket.get("status"),
             "contact_id": ticket.get("contact_id"),
         },
         ticket["updated_at"],
+        ticket_access(ticket),
+    )
+
+
+def customer_access(record: dict) -> list[str]:
+    """Contacts and companies: their owner (or the pool) and whom they are shared with. Support
+    agents' reach through their tickets is not indexed: they find those customers through lists."""
+    return record_tokens(record.get("owner_id"), record.get("shared_with") or ())
+
+
+def deal_access(deal: dict) -> list[str]:
+    return record_tokens(deal.get("owner_id"), deal.get("shared_with") or (), poolable=False)
+
+
+def ticket_access(ticket: dict) -> list[str]:
+    """Its team, its assignee and its customer's owner; a pool customer's ticket is not the pool's."""
+    return record_tokens(
+        ticket.get("contact_owner_id"),
+        team_ids=[ticket.get("team_id")],
+        user_ids=[ticket.get("assignee_id")],
+        poolable=False,
     )

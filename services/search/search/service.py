@@ -6,6 +6,7 @@ from datetime import datetime
 from nameko.rpc import rpc
 from prometheus_client import Histogram
 
+from crm_common.access import reach_of
 from crm_common.errors import BadRequest
 from crm_common.listing import parse_limit
 from crm_common.runtime.base import ServiceBase
@@ -47,8 +48,10 @@ class SearchService(ServiceBase):
         unknown = [t for t in types if t not in TYPES]
         if unknown:
             raise BadRequest(f"unknown type(s) {', '.join(unknown)}; use {', '.join(TYPES)}")
+        # Hits, the total and the facets count only what the caller may see.
+        access = reach_of(self.caller).tokens()
         result = self.index.search(
-            SearchQuery(text, types or None, {}, parse_limit(query.get("limit")), query.get("cursor") or None)
+            SearchQuery(text, types or None, {}, parse_limit(query.get("limit")), query.get("cursor") or None, access)
         )
         return {
             "data": [
@@ -76,10 +79,26 @@ class SearchService(ServiceBase):
     def on_company_created(self, tx, event) -> None:
         self._index(domain.company_doc(event.payload), event.occurred_at)
 
+    @handle_event("contacts", "company_updated")
+    def on_company_updated(self, tx, event) -> None:
+        self._index(domain.company_doc(event.payload), event.occurred_at)
+
+    @handle_event("contacts", "company_deleted")
+    def on_company_deleted(self, tx, event) -> None:
+        self.index.delete("company", event.payload["id"], event.payload["version"])
+
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
         self._index(domain.deal_doc(event.payload), event.occurred_at)
 
+    @handle_event("sales", "deal_updated")
+    def on_deal_updated(self, tx, event) -> None:
+        self._index(domain.deal_doc(event.payload), event.occurred_at)
+
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
+        self._index(domain.ticket_doc(event.payload), event.occurred_at)
+
+    @handle_event("service_desk", "ticket_updated")
+    def on_ticket_updated(self, tx, event) -> None:
         self._index(domain.ticket_doc(event.payload), event.occurred_at)

@@ -12,7 +12,11 @@ SERVER_OWNED = (
     "breached",
     "first_response_due_at",
     "resolution_due_at",
+    "contact_owner_id",
 )
+# status is the server's at creation (`new`) and the client's afterwards.
+UPDATE_SERVER_OWNED = tuple(name for name in SERVER_OWNED if name != "status")
+STATUSES = ("new", "open", "pending", "resolved", "closed")
 KINDS = ("inquiry", "incident", "complaint", "request")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("email", "phone", "chat", "web", "social", "visit")
@@ -29,6 +33,11 @@ TICKET_FIELDS = {
     "team_id": Field("id", max_length=64),
 }
 
+TICKET_UPDATE_FIELDS = {
+    **{name: TICKET_FIELDS[name] for name in ("subject", "description", "priority", "assignee_id", "team_id")},
+    "status": Field("choice", choices=STATUSES, nullable=False),
+}
+
 TICKET_FILTERABLE = (
     "kind",
     "priority",
@@ -37,6 +46,7 @@ TICKET_FILTERABLE = (
     "company_id",
     "assignee_id",
     "team_id",
+    "contact_owner_id",
     "breached",
     "created_at",
 )

@@ -4,15 +4,17 @@ from datetime import UTC, datetime
 
 from nameko.rpc import rpc
 
-from crm_common.errors import NotFound, ValidationFailed
+from crm_common.access import TICKET_WRITERS, and_filters, reach_of, require_role
+from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
+from crm_common.runtime.events import handle_event
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
 
 from . import domain, events, schemas
-from .store import SPECS, TICKETS
+from .store import CONTACT_OWNERS, SPECS, TICKETS
 
 
 class ServiceDeskService(ServiceBase):
@@ -20,31 +22,92 @@ class ServiceDeskService(ServiceBase):
     store = Store(SPECS)
     contacts = ServiceRpc("contacts")
 
-    @rpc
-    def create_ticket(self, data: dict) -> dict:
-        fields = validate(data, schemas.TICKET_FIELDS, server_owned=schemas.SERVER_OWNED)
+    def _visible_ticket(self, source, ticket_id: str) -> dict:
+        """The ticket, or NotFound, the same for a missing id and one out of the caller's reach."""
+        ticket = source[TICKETS].get(ticket_id)
+        if ticket is None or not domain.ticket_in_reach(reach_of(self.caller), ticket):
+            raise NotFound(f"ticket {ticket_id} not found")
+        return ticket
+
+    def _contact(self, contact_id: str) -> dict:
+        contacts = self.contacts.as_system() if domain.checks_contact_as_system(self.caller) else self.contacts
         try:
-            contact = self.contacts.get_contact(fields["contact_id"])
+            return contacts.get_contact(contact_id)
         except NotFound:
             raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}]) from None
+
+    def _follow_contact_owner(self, tx, contact_id: str, owner_id: str | None, version: int) -> tuple[str | None, bool]:
+        """Record the contact's owner at `version` unless a newer one is known: the newest owner,
+        and whether this one was newer."""
+        known = tx[CONTACT_OWNERS].get(contact_id)
+        if not domain.follows_contact(known, version):
+            return known["owner_id"], False
+        tx[CONTACT_OWNERS].put({"id": contact_id, "owner_id": owner_id, "source_version": version})
+        return owner_id, True
+
+    @rpc
+    def create_ticket(self, data: dict) -> dict:
+        require_role(self.caller, TICKET_WRITERS, "create tickets")
+        fields = validate(data, schemas.TICKET_FIELDS, server_owned=schemas.SERVER_OWNED)
+        fields["team_id"] = domain.ticket_team(self.caller, fields.get("team_id"))
+        contact = self._contact(fields["contact_id"])
         fields.setdefault("company_id", contact.get("company_id"))
-        ticket = domain.new_ticket(fields, self.caller.user_id, datetime.now(UTC))
         with self.store.transaction() as tx:
+            owner_id, _ = self._follow_contact_owner(
+                tx, contact["id"], contact.get("owner_id"), contact.get("version", 0)
+            )
+            ticket = domain.new_ticket({**fields, "contact_owner_id": owner_id}, self.caller.user_id, datetime.now(UTC))
             stored = tx[TICKETS].insert(ticket)
             self.emit(tx, events.TICKET_CREATED, stored)
         return stored
 
     @rpc
     def get_ticket(self, ticket_id: str) -> dict:
-        ticket = self.store[TICKETS].get(ticket_id)
-        if ticket is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        return ticket
+        return self._visible_ticket(self.store, ticket_id)
 
     @rpc
     def list_tickets(self, query: dict) -> dict:
         q = parse_list_query(
             query, filterable=schemas.TICKET_FILTERABLE, sortable=schemas.TICKET_SORTABLE, booleans=("breached",)
         )
-        page = self.store[TICKETS].find(q.filter, q.sort, q.limit, q.cursor)
+        flt = and_filters(domain.ticket_filter(reach_of(self.caller)), q.filter)
+        page = self.store[TICKETS].find(flt, q.sort, q.limit, q.cursor)
         return {"data": page.items, "next_cursor": page.next_cursor}
+
+    @rpc
+    def update_ticket(self, ticket_id: str, data: dict, expected_version: int | None = None) -> dict:
+        require_role(self.caller, domain.TICKET_UPDATERS, "change tickets")
+        changes = validate(data, schemas.TICKET_UPDATE_FIELDS, partial=True, server_owned=schemas.UPDATE_SERVER_OWNED)
+        with self.store.transaction() as tx:
+            current = self._visible_ticket(tx, ticket_id)
+            domain.check_may_update(self.caller, reach_of(self.caller), current)
+            if expected_version is not None and current["version"] != expected_version:
+                raise PreconditionFailed(f"ticket {ticket_id} is at version {current['version']}")
+            updated, changed = domain.apply_ticket_changes(current, changes, datetime.now(UTC))
+            if not changed:
+                return current
+            stored = tx[TICKETS].replace(updated, expected_version)
+            self.emit(tx, events.TICKET_UPDATED, {**stored, "changes": changed})
+        return stored
+
+    # the customer's owner, kept current on each ticket (who sees it depends on it)
+
+    def _reassign_contact_tickets(self, tx, contact_id: str, owner_id: str | None, version: int) -> None:
+        _, newer = self._follow_contact_owner(tx, contact_id, owner_id, version)
+        if not newer:
+            return  # an older event than the owner already known
+        # `$ne` with a value also selects null and missing; with None it selects the present ones.
+        stale = {"contact_id": contact_id, "contact_owner_id": {"$ne": owner_id}}
+        for ticket in list(tx[TICKETS].iterate(stale)):
+            stored = tx[TICKETS].replace({**ticket, "contact_owner_id": owner_id})
+            self.emit(tx, events.TICKET_UPDATED, {**stored, "changes": ["contact_owner_id"]})
+
+    @handle_event("contacts", "contact_updated")
+    def on_contact_updated(self, tx, event) -> None:
+        contact = event.payload
+        self._reassign_contact_tickets(tx, contact["id"], contact.get("owner_id"), contact["version"])
+
+    @handle_event("contacts", "contact_deleted")
+    def on_contact_deleted(self, tx, event) -> None:
+        # A deleted customer has no owner: its tickets stay with their teams and assignees.
+        self._reassign_contact_tickets(tx, event.payload["id"], None, event.payload["version"])

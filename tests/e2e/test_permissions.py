@@ -1,0 +1,252 @@
+"""Record-level permissions through the gateway: every role against own, team, other and pool records,
+on every resource route, in lists, search and timelines; out of reach is always 404."""
+
+import concurrent.futures
+import secrets
+
+import pytest
+
+from crm_common.testing import eventually
+
+PASSWORD = "matrix-password-123"
+TAG = "permmatrix"  # a word every matrix record carries, so one search finds them all
+
+
+@pytest.fixture(scope="module")
+def org(api):
+    """Teams, users of every role, and records owned by each of them and by nobody (the pool)."""
+    users = {}
+    for name, roles in [
+        ("manager", ["manager"]),
+        ("rep_a", ["sales_rep"]),
+        ("rep_b", ["sales_rep"]),
+        ("rep_c", ["sales_rep"]),
+        ("support", ["support_agent"]),
+        ("viewer", ["viewer"]),
+    ]:
+        users[name] = api.new_user(f"{name}@{TAG}.test", roles, PASSWORD)
+    uid = {name: client.user["id"] for name, client in users.items()}
+    east = api.create(
+        "/teams",
+        {
+            "name": "Matrix East",
+            "member_ids": [uid["rep_a"], uid["rep_b"], uid["viewer"]],
+            "manager_ids": [uid["manager"]],
+        },
+    )
+    api.create("/teams", {"name": "Matrix West", "member_ids": [uid["rep_c"]]})
+    care = api.create("/teams", {"name": "Matrix Care", "member_ids": [uid["support"]]})
+    records: dict[str, tuple[str, str]] = {}
+
+    def owned(label: str, owner: str | None, **extra):
+        company = api.create("/companies", {"name": f"{TAG} {label} Ltd", "owner_id": owner})
+        contact = api.create(
+            "/contacts",
+            {"first_name": label, "last_name": TAG, "company_id": company["id"], "owner_id": owner, **extra},
+        )
+        records[f"company_{label}"] = ("companies", company["id"])
+        records[f"contact_{label}"] = ("contacts", contact["id"])
+        return contact
+
+    for label, owner in [("a", uid["rep_a"]), ("b", uid["rep_b"]), ("c", uid["rep_c"]), ("pool", None)]:
+        contact = owned(label, owner)
+        if owner:
+            deal = api.create(
+                "/deals",
+                {
+                    "title": f"{TAG} deal {label}",
+                    "amount": "100.00",
+                    "currency": "CNY",
+                    "contact_id": contact["id"],
+                    "owner_id": owner,
+                },
+            )
+            records[f"deal_{label}"] = ("deals", deal["id"])
+    shared = owned("shared", uid["rep_c"], shared_with=[uid["rep_a"]])
+    # A ticket for rep C's customer handled by the care team: the support agent sees it and that customer.
+    ticket = api.create(
+        "/tickets", {"subject": f"{TAG} ticket", "contact_id": records["contact_c"][1], "team_id": care["id"]}
+    )
+    records["ticket_c"] = ("tickets", ticket["id"])
+    other_ticket = api.create("/tickets", {"subject": f"{TAG} ticket other", "contact_id": records["contact_b"][1]})
+    records["ticket_b"] = ("tickets", other_ticket["id"])
+    assert shared and east
+    return {"users": users, "uid": uid, "records": records}
+
+
+EVERYTHING = {
+    "company_a",
+    "contact_a",
+    "deal_a",
+    "company_b",
+    "contact_b",
+    "deal_b",
+    "company_c",
+    "contact_c",
+    "deal_c",
+    "company_pool",
+    "contact_pool",
+    "company_shared",
+    "contact_shared",
+    "ticket_c",
+    "ticket_b",
+}
+# What each role sees, from the visibility table of the API (rep C owns c and shared; care handles ticket_c).
+VISIBLE = {
+    "admin": EVERYTHING,
+    "manager": {
+        "company_a",
+        "contact_a",
+        "deal_a",
+        "company_b",
+        "contact_b",
+        "deal_b",
+        "company_pool",
+        "contact_pool",
+        "ticket_b",
+    },
+    "rep_a": {"company_a", "contact_a", "deal_a", "company_pool", "contact_pool", "contact_shared"},
+    "rep_c": {
+        "company_c",
+        "contact_c",
+        "deal_c",
+        "company_shared",
+        "contact_shared",
+        "ticket_c",
+        "company_pool",
+        "contact_pool",
+    },
+    "support": {"ticket_c", "contact_c", "company_c"},
+    "viewer": {
+        "company_a",
+        "contact_a",
+        "deal_a",
+        "company_b",
+        "contact_b",
+        "deal_b",
+        "company_pool",
+        "contact_pool",
+        "ticket_b",
+    },
+}
+
+# Search follows the same table, except that support agents find their tickets only: the customers
+# linked to those tickets are reached through the ticket and the contact lists (services/search/README.md).
+SEARCH_VISIBLE = {**VISIBLE, "support": {"ticket_c"}}
+
+
+def _client(org, api, who):
+    return api if who == "admin" else org["users"][who]
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_single_records_are_visible_exactly_as_the_table_says(org, api, who):
+    client = _client(org, api, who)
+    for name, (path, record_id) in org["records"].items():
+        status = client.get(f"/{path}/{record_id}").status_code
+        expected = 200 if name in VISIBLE[who] else 404
+        assert status == expected, f"{who} GET {name}: {status}"
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_lists_hold_only_records_in_reach(org, api, who):
+    client = _client(org, api, who)
+    by_id = {record_id: name for name, (_, record_id) in org["records"].items()}
+    seen = set()
+    for path in ("companies", "contacts", "deals", "tickets"):
+        cursor = None
+        while True:
+            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"/{path}", params=params)
+            assert page.status_code == 200, page.text
+            seen |= {by_id[item["id"]] for item in page.json()["data"] if item["id"] in by_id}
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+    assert seen == VISIBLE[who]
+
+
+@pytest.mark.parametrize("who", sorted(VISIBLE))
+def test_search_results_counts_and_facets_hold_only_records_in_reach(org, api, who):
+    client = _client(org, api, who)
+    by_id = {record_id: name for name, (_, record_id) in org["records"].items()}
+
+    def hits():
+        body = client.get("/search", params={"q": TAG, "limit": 200}).json()
+        return body, {by_id[h["id"]] for h in body["data"] if h["id"] in by_id}
+
+    eventually(lambda: hits()[1] == SEARCH_VISIBLE[who], timeout=20)
+    body, _ = hits()
+    assert body["total"] == len(body["data"])  # nothing counted that is not shown
+    assert sum(body["facets"]["type"].values()) == body["total"]
+
+
+def test_a_timeline_shows_only_the_branches_the_caller_may_see(org, api):
+    contact_c = org["records"]["contact_c"][1]
+    support = org["users"]["support"]
+    rep_c = org["users"]["rep_c"]
+
+    def kinds(client):
+        return {entry["kind"] for entry in client.get(f"/contacts/{contact_c}/timeline").json()["data"]}
+
+    eventually(lambda: {"deal", "ticket"} <= kinds(rep_c), timeout=20)
+    assert "deal" not in kinds(support)  # the care team sees the ticket, not rep C's deal
+    assert "ticket" in kinds(support)
+    assert org["users"]["rep_a"].get(f"/contacts/{contact_c}/timeline").status_code == 404
+
+
+def test_writes_follow_roles_and_reach(org, api):
+    users, records, uid = org["users"], org["records"], org["uid"]
+    contact_a, contact_b = records["contact_a"][1], records["contact_b"][1]
+    assert users["rep_a"].patch(f"/contacts/{contact_a}", {"tags": ["mine"]}).status_code == 200
+    assert users["rep_a"].patch(f"/contacts/{contact_b}", {"tags": ["theirs"]}).status_code == 404
+    assert users["viewer"].patch(f"/contacts/{contact_a}", {"tags": ["x"]}).status_code == 403
+    assert users["viewer"].post("/contacts", {"last_name": "Nope"}).status_code == 403
+    assert (
+        users["support"]
+        .post("/deals", {"title": "x", "amount": "1.00", "currency": "CNY", "contact_id": contact_a})
+        .status_code
+        == 403
+    )
+    # A rep may not hand a customer to someone else; their manager may, within the team.
+    assert users["rep_a"].patch(f"/contacts/{contact_a}", {"owner_id": uid["rep_b"]}).status_code == 403
+    assert users["manager"].patch(f"/contacts/{contact_a}", {"owner_id": uid["rep_b"]}).status_code == 200
+    assert users["manager"].patch(f"/contacts/{contact_a}", {"owner_id": uid["rep_a"]}).status_code == 200
+    assert users["manager"].patch(f"/contacts/{contact_a}", {"owner_id": uid["rep_c"]}).status_code == 403
+    assert users["rep_a"].delete(f"/contacts/{records['contact_c'][1]}").status_code == 404
+    # A deal for a customer the rep cannot see is refused as if the customer did not exist.
+    refused = users["rep_a"].post(
+        "/deals", {"title": "x", "amount": "1.00", "currency": "CNY", "contact_id": records["contact_b"][1]}
+    )
+    assert refused.status_code == 422
+
+
+def test_mass_assignment_of_server_owned_fields_is_refused(org):
+    rep = org["users"]["rep_a"]
+    for field, value in [
+        ("id", "chosen"),
+        ("created_at", "2000-01-01T00:00:00Z"),
+        ("version", 9),
+        ("value_grade", "A"),
+        ("created_by", "someone"),
+    ]:
+        response = rep.post("/contacts", {"last_name": "Mass", field: value})
+        assert response.status_code == 422, field
+        assert response.json()["errors"][0]["field"] == field
+    me = rep.user["id"]
+    assert rep.patch(f"/users/{me}", {"roles": ["admin"]}).status_code == 403
+
+
+def test_ten_thousand_guessed_ids_of_another_reps_records_all_give_404(org):
+    rep = org["users"]["rep_a"]
+    others = [record_id for name, (_, record_id) in org["records"].items() if name.endswith(("_b", "_c"))]
+    paths = ["contacts", "companies", "deals", "tickets"]
+    guesses = [f"/{paths[i % 4]}/{secrets.token_hex(13)}" for i in range(10_000 - len(others) * 4)]
+    guesses += [f"/{p}/{record_id}" for record_id in others for p in paths]
+
+    def status(path):
+        return rep.get(path).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(status, guesses))
+    assert len(statuses) == 10_000 and set(statuses) == {404}
