@@ -102,7 +102,14 @@ def test_the_caller_context_and_request_id_travel_as_nameko_headers(pool, servic
     pool.call(fake.name, "anything", CALLER, x=1)
     headers = fake.seen[0]["headers"]
     assert headers["nameko.request_id"] == "req-rpc-test"
-    assert json.loads(headers["nameko.caller"]) == {"user_id": "usr-test", "roles": ["admin"], "team_ids": ["team-1"]}
+    assert json.loads(headers["nameko.caller"]) == {
+        "user_id": "usr-test",
+        "roles": ["admin"],
+        "team_ids": ["team-1"],
+        "managed_team_ids": [],
+        "managed_user_ids": [],
+        "teammate_ids": [],
+    }
     assert fake.seen[0]["body"] == {"args": [], "kwargs": {"x": 1}}
 
 
