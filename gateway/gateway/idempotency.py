@@ -7,6 +7,7 @@ secrets (tokens, API keys) never store their responses and ignore the header.
 
 import hashlib
 import json
+import random
 import re
 import time
 
@@ -21,6 +22,7 @@ from .identity.store import IDEMPOTENCY
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 SECRET_ENDPOINTS = frozenset({"identity.issue_token", "identity.refresh_token", "identity.create_api_key"})
 KEPT_HEADERS = ("Location", "ETag", "Content-Type")
+PRUNE_CHANCE = 0.01  # about one keyed POST in a hundred also removes up to 200 expired keys
 
 
 class Idempotency:
@@ -32,6 +34,8 @@ class Idempotency:
 
     def begin(self, record_id: str, fingerprint: str) -> Response | None:
         """Reserve the key, or return the response to replay. Raises on a reused or busy key."""
+        if random.random() < PRUNE_CHANCE:
+            self.prune()
         now = time.time()
         reservation = {"id": record_id, "fingerprint": fingerprint, "state": "pending", "created_epoch": now}
         with self.store.transaction() as tx:
@@ -75,7 +79,10 @@ class Idempotency:
     def prune(self) -> None:
         cutoff = time.time() - self.ttl
         for record in self.store[IDEMPOTENCY].find({"created_epoch": {"$lt": cutoff}}, limit=200).items:
-            self.store[IDEMPOTENCY].delete(record["id"], record["version"])
+            try:
+                self.store[IDEMPOTENCY].delete(record["id"], record["version"])
+            except PreconditionFailed:
+                pass  # reused meanwhile: it is fresh again
 
 
 def _begin():

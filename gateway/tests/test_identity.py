@@ -10,7 +10,7 @@ import pytest
 from crm_common.config import ConfigError
 from crm_common.errors import ServiceUnavailable
 from gateway.identity.settings import DEVELOPMENT_ADMIN_PASSWORD, DEVELOPMENT_SIGNING_KEY, load_security_settings
-from gateway.identity.store import API_KEYS, AUDIT, USERS
+from gateway.identity.store import API_KEYS, AUDIT, IDEMPOTENCY, USERS
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SECURITY, sign_in
 
@@ -268,3 +268,13 @@ def test_outside_development_the_gateway_refuses_default_secrets(monkeypatch):
     monkeypatch.setenv("CRM_ENV", "development")
     monkeypatch.delenv("GATEWAY_SIGNING_KEY")
     assert load_security_settings().signing_key == DEVELOPMENT_SIGNING_KEY.encode()
+
+
+def test_expired_idempotency_keys_are_pruned(client, rpc, app, gateway_store):
+    rpc.answers[("contacts", "create_contact")] = {"id": "c11", "version": 1}
+    client.post("/api/v1/contacts", json={"last_name": "Old"}, headers={"Idempotency-Key": "old-key"})
+    idempotency = app.extensions["idempotency"]
+    (record,) = gateway_store[IDEMPOTENCY].iterate()
+    gateway_store[IDEMPOTENCY].replace({**record, "created_epoch": time.time() - idempotency.ttl - 1})
+    idempotency.prune()
+    assert list(gateway_store[IDEMPOTENCY].iterate()) == []

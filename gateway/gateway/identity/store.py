@@ -18,7 +18,7 @@ SPECS = (
     CollectionSpec(API_KEYS, (Index(("created_at",)), Index(("user_id",)))),
     CollectionSpec(SESSIONS, (Index(("user_id",)),)),
     CollectionSpec(LOGIN_FAILURES),
-    CollectionSpec(IDEMPOTENCY, (Index(("created_at",)),)),
+    CollectionSpec(IDEMPOTENCY, (Index(("created_epoch",)),)),
     CollectionSpec(RATE_BUCKETS),
     CollectionSpec(
         AUDIT, (Index(("at",)), Index(("actor_id", "at")), Index(("record_id", "at")), Index(("request_id",)))
