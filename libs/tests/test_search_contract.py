@@ -124,6 +124,10 @@ def test_last_four_digits_of_a_phone(corpus: SearchIndex) -> None:
     assert keys(search(corpus, "4242")) == {"contact:c3"}
 
 
+def test_control_characters_in_a_query_separate_terms(corpus: SearchIndex) -> None:
+    assert keys(search(corpus, "4242\x00\x07")) == {"contact:c3"}
+
+
 @pytest.mark.parametrize("text", ["sm", "Smi", "smiths"])
 def test_western_surname_prefix(corpus: SearchIndex, text: str) -> None:
     assert keys(search(corpus, text)) == {"contact:c3", "deal:d1"}

@@ -9,6 +9,7 @@ from ..errors import BadRequest
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never part of a term: SQLite cuts a match string at a NUL
 MAX_TERMS = 8
 MAX_QUERY_LENGTH = 200
 
@@ -18,7 +19,7 @@ def query_terms(text: str) -> list[str]:
     if len(text) > MAX_QUERY_LENGTH:
         raise BadRequest(f"query longer than {MAX_QUERY_LENGTH} characters")
     terms: list[str] = []
-    for raw in text.lower().split():
+    for raw in CONTROL.sub(" ", text).lower().split():
         term = raw.strip("\"'()*:^+-")
         if term and term not in terms:
             terms.append(term)
