@@ -7,6 +7,7 @@ secrets (tokens, API keys) never store their responses and ignore the header.
 
 import hashlib
 import json
+import logging
 import random
 import re
 import time
@@ -14,11 +15,12 @@ import time
 from flask import Flask, Response, current_app, g, request
 
 from crm_common.config import int_setting
-from crm_common.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from crm_common.errors import BadRequest, Conflict, CrmError, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.store import DocumentStore
 
 from .identity.store import IDEMPOTENCY
 
+log = logging.getLogger("gateway.idempotency")
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 SECRET_ENDPOINTS = frozenset({"identity.issue_token", "identity.refresh_token", "identity.create_api_key"})
 KEPT_HEADERS = ("Location", "ETag", "Content-Type")
@@ -105,7 +107,12 @@ def _begin():
 def _finish(response: Response) -> Response:
     record_id = g.pop("idempotency_record", None)
     if record_id is not None:
-        current_app.extensions["idempotency"].finish(record_id, response)
+        try:
+            current_app.extensions["idempotency"].finish(record_id, response)
+        except CrmError:
+            # The write already happened: answer it. A retry meets the pending key (409) until
+            # IDEMPOTENCY_PENDING_SECONDS pass, then runs again.
+            log.error("idempotency record %s not finished", record_id, exc_info=True)
     return response
 
 

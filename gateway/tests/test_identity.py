@@ -278,3 +278,19 @@ def test_expired_idempotency_keys_are_pruned(client, rpc, app, gateway_store):
     gateway_store[IDEMPOTENCY].replace({**record, "created_epoch": time.time() - idempotency.ttl - 1})
     idempotency.prune()
     assert list(gateway_store[IDEMPOTENCY].iterate()) == []
+
+
+def test_an_api_key_never_outranks_its_user(client, app):
+    rep = make_user(client, "keyed.rep@test.local", ["sales_rep"])
+    refused = client.post("/api/v1/api-keys", json={"name": "too much", "role": "admin", "user_id": rep["id"]})
+    assert refused.status_code == 422
+    key = client.post("/api/v1/api-keys", json={"name": "rep key", "role": "sales_rep", "user_id": rep["id"]})
+    secret = key.get_json()["key"]
+    assert app.test_client().get("/api/v1/me", headers={"X-API-Key": secret}).status_code == 200
+    client.patch(f"/api/v1/users/{rep['id']}", json={"roles": ["viewer"]})  # demoted: the key stops working
+    assert app.test_client().get("/api/v1/me", headers={"X-API-Key": secret}).status_code == 401
+
+
+def test_a_password_that_is_not_valid_unicode_is_a_422(client):
+    body = {"email": "odd@test.local", "name": "Odd", "password": "long-enough-\ud800-password", "roles": ["viewer"]}
+    assert client.post("/api/v1/users", json=body).status_code == 422

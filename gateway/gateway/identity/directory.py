@@ -52,6 +52,11 @@ def public_api_key(key: dict) -> dict:
     return {k: v for k, v in key.items() if k not in ("secret_hash", "last_used_epoch")}
 
 
+def key_role_allowed(role: str, user: dict) -> bool:
+    """A key acts with one of its user's roles; an admin's key may hold any role (a narrower one)."""
+    return role in user["roles"] or ADMIN in user["roles"]
+
+
 def _problem(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, [{"field": field, "message": message}])
 
@@ -59,6 +64,10 @@ def _problem(field: str, message: str) -> ValidationFailed:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise _problem("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _problem("password", "must be valid Unicode text") from None
 
 
 class Directory:
@@ -148,8 +157,8 @@ class Directory:
             updated["password_hash"] = hash_password(changes["password"])
         if current["id"] == self._sole_admin_id() and (ADMIN not in updated["roles"] or not updated["active"]):
             raise Conflict(f"user {user_id} is the last active admin; make another admin first")
-        try:
-            stored = self.store[USERS].replace(updated, expected_version)
+        try:  # against the version read, so a concurrent change (a deactivation) is never undone
+            stored = self.store[USERS].replace(updated, current["version"])
         except Conflict:
             raise Conflict(f"a user with email {updated['email']} exists") from None
         ends_sessions = ("password" in changes) or (current["active"] and not updated["active"])
@@ -233,11 +242,13 @@ class Directory:
         changes = validate(data, TEAM_FIELDS, partial=True, server_owned=TEAM_SERVER_OWNED)
         self._check_users(changes)
         current = self.team(team_id)
+        if expected_version is not None and current["version"] != expected_version:
+            raise PreconditionFailed(f"team {team_id} is at version {current['version']}")
         updated = {**current, **changes, "updated_at": utc_now()}
         for name in ("member_ids", "manager_ids"):
             updated[name] = sorted(set(updated[name]))
         try:
-            return self.store[TEAMS].replace(updated, expected_version)
+            return self.store[TEAMS].replace(updated, current["version"])
         except Conflict:
             raise Conflict(f"a team named {updated['name']} exists") from None
 
@@ -253,6 +264,8 @@ class Directory:
         user = self.user(fields.get("user_id") or creator_id)
         if not user["active"]:
             raise _problem("user_id", "the user is not active")
+        if not key_role_allowed(fields["role"], user):
+            raise _problem("role", "must be one of the user's own roles: a key never outranks its user")
         rate_limit = fields.get("rate_limit")
         if rate_limit is not None:
             rate_limit = validate(rate_limit, RATE_LIMIT_FIELDS)

@@ -4,11 +4,11 @@ import time
 from dataclasses import dataclass
 
 from crm_common.caller import Caller
-from crm_common.errors import NotFound, PreconditionFailed, TooManyRequests, Unauthorized
+from crm_common.errors import TooManyRequests, Unauthorized
 from crm_common.ids import new_id, utc_now
 from crm_common.store import DocumentStore
 
-from .directory import API_KEY_PREFIX, Directory
+from .directory import API_KEY_PREFIX, Directory, key_role_allowed
 from .passwords import DECOY_HASH, verify_password
 from .settings import SecuritySettings
 from .store import API_KEYS, LOGIN_FAILURES, SESSIONS, USERS
@@ -116,12 +116,12 @@ class Authenticator:
         return self._token_response(session["user_id"], session_id, new)
 
     def sign_out(self, session_id: str) -> None:
-        session = self.store[SESSIONS].get(session_id)
-        if session and not session["revoked"]:
-            try:
-                self.store[SESSIONS].replace({**session, "revoked": True, "revoked_at": utc_now()}, session["version"])
-            except (PreconditionFailed, NotFound):
-                pass  # rotated or revoked at the same moment: the next check sees the newest state
+        # In one transaction with a fresh read: a refresh rotating the session at the same moment
+        # must not let the session survive its sign-out.
+        with self.store.transaction() as tx:
+            session = tx[SESSIONS].get(session_id)
+            if session and not session["revoked"]:
+                tx[SESSIONS].replace({**session, "revoked": True, "revoked_at": utc_now()})
 
     # every request
 
@@ -147,6 +147,9 @@ class Authenticator:
         if key is None or key["revoked_at"] or not secret_matches(secret, key["secret_hash"]):
             raise Unauthorized("the API key is not valid")
         user = self._active_user(key["user_id"])
+        if not key_role_allowed(key["role"], user):
+            # The user lost that role since the key was made: a key never outranks its user.
+            raise Unauthorized("the API key's role is no longer held by its user")
         self.directory.touch_api_key(key)
         caller = self.directory.caller_for(user, (key["role"],), request_id)
         return Principal("api_key", key["id"], user, caller, key.get("rate_limit"))
