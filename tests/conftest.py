@@ -19,6 +19,8 @@ TEST_SETTINGS = {
     "GATEWAY_SIGNING_KEY": "e2e-signing-key-that-is-long-enough-0123456789",
     "CRM_ADMIN_EMAIL": ADMIN_EMAIL,
     "CRM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    # The session-wide admin token must outlive the suite; token expiry is tested in gateway/tests.
+    "ACCESS_TOKEN_TTL_SECONDS": "3600",
     "GATEWAY_RATE_LIMITS": "admin=1000/5000,manager=1000/5000,sales_rep=1000/5000,support_agent=1000/5000,"
     "viewer=1000/5000,anonymous=100/1000",
     "EVENT_RETRY_BASE_SECONDS": "0.2",

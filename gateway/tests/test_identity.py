@@ -284,6 +284,8 @@ def test_an_api_key_never_outranks_its_user(client, app):
     rep = make_user(client, "keyed.rep@test.local", ["sales_rep"])
     refused = client.post("/api/v1/api-keys", json={"name": "too much", "role": "admin", "user_id": rep["id"]})
     assert refused.status_code == 422
+    nobody = client.post("/api/v1/api-keys", json={"name": "ghost", "role": "viewer", "user_id": "no-such-user"})
+    assert nobody.status_code == 422
     key = client.post("/api/v1/api-keys", json={"name": "rep key", "role": "sales_rep", "user_id": rep["id"]})
     secret = key.get_json()["key"]
     assert app.test_client().get("/api/v1/me", headers={"X-API-Key": secret}).status_code == 200

@@ -26,7 +26,7 @@ def test_partial_updates_do_not_require_required_fields():
     assert validate({"email": "a@b.co"}, FIELDS, partial=True) == {"email": "a@b.co"}
 
 
-@pytest.mark.parametrize("amount", [1.5, "1,5", "-1", "inf", True])
+@pytest.mark.parametrize("amount", [1.5, "1,5", "-1", "inf", True, "1e3", "1_000", " 5", "NaN", ".5"])
 def test_money_is_only_a_non_negative_decimal_string(amount):
     with pytest.raises(ValidationFailed):
         validate({"name": "a", "amount": amount}, FIELDS)

@@ -261,7 +261,10 @@ class Directory:
     def create_api_key(self, data: dict, creator_id: str) -> dict:
         """The new key's record with its secret under `key`: the only time the secret is shown."""
         fields = validate(data, API_KEY_FIELDS, server_owned=API_KEY_SERVER_OWNED)
-        user = self.user(fields.get("user_id") or creator_id)
+        try:
+            user = self.user(fields.get("user_id") or creator_id)
+        except NotFound:
+            raise _problem("user_id", "no such user") from None
         if not user["active"]:
             raise _problem("user_id", "the user is not active")
         if not key_role_allowed(fields["role"], user):
