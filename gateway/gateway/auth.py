@@ -10,17 +10,13 @@ from crm_common.access import ADMIN
 from crm_common.caller import Caller
 from crm_common.errors import Forbidden, TooManyRequests
 
-from .identity.sessions import Authenticator, Principal
+from .identity.sessions import Authenticator
 from .ratelimit import ANONYMOUS, RateLimiter
 
 # Endpoints reachable without a credential; everything else under /api/v1 needs one.
 PUBLIC_ENDPOINTS = frozenset({"identity.issue_token", "identity.refresh_token", "api.openapi", "api.docs"})
 SIGN_IN_ENDPOINTS = ("identity.issue_token", "identity.refresh_token")
 API_BLUEPRINTS = ("api", "identity")
-
-
-def principal() -> Principal:
-    return g.principal
 
 
 def current_caller() -> Caller:

@@ -48,7 +48,7 @@ class Idempotency:
             expired = now - existing["created_epoch"] > self.ttl
             abandoned = existing["state"] == "pending" and now - existing["created_epoch"] > self.stale_after
             if expired or abandoned:
-                tx[IDEMPOTENCY].replace({**reservation, "version": existing["version"]}, existing["version"])
+                tx[IDEMPOTENCY].replace(reservation, existing["version"])
                 return None
         if existing["fingerprint"] != fingerprint:
             raise ValidationFailed(

@@ -10,7 +10,7 @@ from crm_common.listing import parse_limit
 from .api import collection, expected_version, json_body, list_query, single
 from .audit import list_query_filter
 from .auth import require_admin
-from .identity.directory import Directory, public_api_key
+from .identity.directory import Directory, public_api_key, public_user
 from .identity.sessions import Authenticator
 from .identity.store import AUDIT
 
@@ -57,7 +57,7 @@ def logout():
 @blueprint.get("/me")
 def me():
     caller = g.principal.caller
-    user = directory().show_user(g.principal.user)
+    user = public_user(g.principal.user, list(caller.team_ids))  # the teams were read to build the caller
     return jsonify(
         {
             **user,

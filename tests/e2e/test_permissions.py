@@ -92,19 +92,21 @@ EVERYTHING = {
     "ticket_b",
 }
 # What each role sees, from the visibility table of the API (rep C owns c and shared; care handles ticket_c).
+# The East manager and the East viewer both reach what East's reps (a, b) own, the pool, and rep B's ticket.
+EAST_TEAM_REACH = {
+    "company_a",
+    "contact_a",
+    "deal_a",
+    "company_b",
+    "contact_b",
+    "deal_b",
+    "company_pool",
+    "contact_pool",
+    "ticket_b",
+}
 VISIBLE = {
     "admin": EVERYTHING,
-    "manager": {
-        "company_a",
-        "contact_a",
-        "deal_a",
-        "company_b",
-        "contact_b",
-        "deal_b",
-        "company_pool",
-        "contact_pool",
-        "ticket_b",
-    },
+    "manager": EAST_TEAM_REACH,
     "rep_a": {"company_a", "contact_a", "deal_a", "company_pool", "contact_pool", "contact_shared"},
     "rep_c": {
         "company_c",
@@ -117,17 +119,7 @@ VISIBLE = {
         "contact_pool",
     },
     "support": {"ticket_c", "contact_c", "company_c"},
-    "viewer": {
-        "company_a",
-        "contact_a",
-        "deal_a",
-        "company_b",
-        "contact_b",
-        "deal_b",
-        "company_pool",
-        "contact_pool",
-        "ticket_b",
-    },
+    "viewer": EAST_TEAM_REACH,
 }
 
 # Search follows the same table, except that support agents find their tickets only: the customers

@@ -155,7 +155,8 @@ class Directory:
         if "password" in changes:
             _check_password(changes["password"])
             updated["password_hash"] = hash_password(changes["password"])
-        if current["id"] == self._sole_admin_id() and (ADMIN not in updated["roles"] or not updated["active"]):
+        loses_admin = ADMIN in current["roles"] and (ADMIN not in updated["roles"] or not updated["active"])
+        if loses_admin and current["id"] == self._sole_admin_id():
             raise Conflict(f"user {user_id} is the last active admin; make another admin first")
         try:  # against the version read, so a concurrent change (a deactivation) is never undone
             stored = self.store[USERS].replace(updated, current["version"])
