@@ -128,6 +128,21 @@ def company_timeline(resource_id: str):
     )
 
 
+# --- lead: interactions, custom fields, timeline ---
+
+
+# --- helper A: duplicates and merge ---
+
+
+# --- helper B: pool and segments ---
+
+
+# --- helper C: imports and exports ---
+
+
+# --- helper D: personal data ---
+
+
 @blueprint.get("/pipelines")
 def list_pipelines():
     return collection(call("sales", "list_pipelines"))
