@@ -1,8 +1,9 @@
 """Input validation at a service's edge: typed fields, unknown and server-owned fields refused."""
 
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -15,11 +16,15 @@ DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")  # no exponent, sign, spac
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # text, email, phone, int, decimal, bool, date, datetime, choice, choices, tags, ids, object, id
+    # text, email, phone, int, number, decimal, bool, date, datetime, choice, choices, tags, ids, id,
+    # object (scalars by identifier), emails, phones (lists of them), records (objects of `fields`)
+    kind: str
     required: bool = False
     max_length: int = 200
     choices: tuple[str, ...] = ()
     nullable: bool = True
+    max_items: int = 50
+    fields: dict = field(default_factory=dict)  # the fields of each item of a `records` list
 
 
 def _text(value: Any, spec: Field) -> str | None:
@@ -48,6 +53,28 @@ def _check(value: Any, spec: Field) -> str | None:
         return None if isinstance(value, bool) else "must be true or false"
     if kind == "int":
         return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if kind == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return None if ok else "must be a number"
+    if kind in ("emails", "phones"):
+        if not isinstance(value, list):
+            return f"must be a list of {kind}"
+        if len(value) > spec.max_items:
+            return f"must hold at most {spec.max_items} items"
+        item = Field(kind[:-1], max_length=spec.max_length, nullable=False)
+        return next((f"item {i + 1} {p}" for i, v in enumerate(value) if (p := _check(v, item))), None)
+    if kind == "records":
+        if not isinstance(value, list):
+            return "must be a list of objects"
+        if len(value) > spec.max_items:
+            return f"must hold at most {spec.max_items} items"
+        for i, item in enumerate(value):
+            try:
+                validate(item, spec.fields)
+            except ValidationFailed as exc:
+                first = exc.errors[0]
+                return f"item {i + 1}: {first['field']} {first['message']}".replace(" : ", ": ")
+        return None
     if kind == "decimal":
         if not isinstance(value, str):
             return 'must be a decimal string such as "1234.50" (never a float)'

@@ -1,5 +1,10 @@
 """Companies and contacts: create, read, list, change and delete, each under the visibility table,
-and the customer's 360-degree timeline."""
+with every version kept (history, `as_of`) and the customer's 360-degree timeline.
+
+The write paths `_create`, `_store_change` and `_remove` are the only ones: every feature that
+creates, changes or deletes a customer (API, import, pool, merge, erasure) goes through them, so
+validation, history, timeline, duplicate keys and events never drift apart. HOOKS READY.
+"""
 
 from nameko.rpc import rpc
 
@@ -9,10 +14,27 @@ from crm_common.ids import utc_now
 from crm_common.listing import parse_limit, parse_list_query
 from crm_common.schema import validate
 
-from . import domain, events, schemas
-from .store import COMPANIES, CONTACTS, SERVICE_LINKS, TIMELINE
+from . import domain, schemas
+from .store import COMPANIES, CONTACTS, HISTORY, INTERACTIONS, SERVICE_LINKS, TIMELINE
 
 SUBJECTS = {"contact": CONTACTS, "company": COMPANIES}
+FIELDS = {"contact": schemas.CONTACT_FIELDS, "company": schemas.COMPANY_FIELDS}
+LISTING = {
+    "contact": (schemas.CONTACT_FILTERABLE, schemas.CONTACT_SORTABLE),
+    "company": (schemas.COMPANY_FILTERABLE, schemas.COMPANY_SORTABLE),
+}
+
+
+def parse_as_of(raw) -> str | None:
+    """`?as_of=` as a store timestamp (see `domain.utc_timestamp`)."""
+    if raw in (None, ""):
+        return None
+    try:
+        return domain.utc_timestamp(str(raw))
+    except ValueError:
+        raise ValidationFailed(
+            "as_of must be an ISO 8601 date or time", [{"field": "as_of", "message": "must be ISO 8601"}]
+        ) from None
 
 
 class CustomersRpc:
@@ -86,137 +108,240 @@ class CustomersRpc:
             raise PreconditionFailed(f"{subject_type} {subject_id} is at version {current['version']}")
         return current
 
+    def _last_snapshot(self, source, subject_id: str, as_of: str | None = None) -> dict | None:
+        flt: dict = {"subject_id": subject_id}
+        if as_of is not None:
+            flt["valid_from"] = {"$lte": as_of}
+        found = source[HISTORY].find(flt, [("version", -1)], 1).items
+        return found[0] if found else None
+
+    def _visible_or_deleted(self, source, subject_type: str, subject_id: str, reach: Reach) -> dict:
+        """Like `_visible`, but a deleted record still answers through its last snapshot: its
+        history is never purged, and who saw it then may read it."""
+        try:
+            return self._visible(source, subject_type, subject_id, reach)
+        except NotFound:
+            last = self._last_snapshot(source, subject_id)
+            if last is None or last["subject_type"] != subject_type or not last.get("deleted_by"):
+                raise
+            if not domain.customer_in_reach(
+                reach, last["record"], self._linked_teams(source, reach, subject_type, subject_id)
+            ):
+                raise
+            return last["record"]
+
+    def _as_of(self, subject_type: str, subject_id: str, as_of: str) -> dict:
+        self._visible_or_deleted(self.store, subject_type, subject_id, reach_of(self.caller))
+        found = self._last_snapshot(self.store, subject_id, as_of)
+        if found is None or found.get("deleted_by"):
+            raise NotFound(f"{subject_type} {subject_id} did not exist at {as_of}")
+        return found["record"]
+
+    # the one write path
+
+    def _validated(self, tx, subject_type: str, data, current: dict | None = None) -> dict:
+        """`data` checked against the fields and the custom field definitions: a whole new record
+        when `current` is None, else a partial change of it."""
+        fields = validate(data, FIELDS[subject_type], partial=current is not None, server_owned=schemas.SERVER_OWNED)
+        if "custom_fields" in fields or current is None:
+            sent = fields.get("custom_fields") or {}
+            merged = {**((current or {}).get("custom_fields") or {}), **sent}
+            self._check_custom_fields(tx, subject_type, sent, {k: v for k, v in merged.items() if v is not None})
+        if subject_type == "contact" and current is None:
+            if not (fields.get("first_name") or fields.get("last_name") or fields.get("email")):
+                raise ValidationFailed(
+                    "a contact needs a name or an email", [{"field": "last_name", "message": "give a name or an email"}]
+                )
+        return fields
+
+    def _create(self, tx, subject_type: str, data, *, allow_duplicate: bool = False) -> dict:
+        """Validate `data` as a new company or contact of the caller and store it, with its first
+        snapshot, timeline entry, duplicate keys and `<type>_created` event."""
+        fields = self._validated(tx, subject_type, data)
+        now = utc_now()
+        if subject_type == "contact":
+            record = domain.new_contact(fields, self.caller.user_id, now)
+            self._check_company(tx, record["company_id"], reach_of(self.caller))
+            name = record["display_name"]
+        else:
+            record = domain.new_company(fields, self.caller.user_id, now)
+            name = record["name"]
+        domain.check_new_owner(self.caller, record["owner_id"])
+        if not allow_duplicate:
+            self._refuse_duplicates(tx, subject_type, record)
+        stored = tx[SUBJECTS[subject_type]].insert(record)
+        tx[HISTORY].put(domain.snapshot(subject_type, stored, now))
+        self._own_entry(tx, subject_type, stored, f"{subject_type.capitalize()} {name} created", "v1")
+        self._index_match_keys(tx, subject_type, stored)
+        self.emit(tx, f"{subject_type}_created", stored)
+        return stored
+
+    def _store_change(
+        self,
+        tx,
+        subject_type: str,
+        current: dict,
+        updated: dict,
+        changed: list[str],
+        summary: str | None,
+        event_type: str | None = None,
+        extra: dict | None = None,
+    ) -> dict:
+        """Write a changed company or contact: a new version (412 if another write got there
+        first), its snapshot, a timeline entry with `summary` (none for server-kept fields such
+        as last_activity_at), its duplicate keys, and `<type>_updated` (plus `event_type`)."""
+        stored = tx[SUBJECTS[subject_type]].replace(updated, current["version"])
+        tx[HISTORY].put(domain.snapshot(subject_type, stored, stored["updated_at"]))
+        if summary:
+            self._own_entry(tx, subject_type, stored, summary, f"v{stored['version']}")
+        self._index_match_keys(tx, subject_type, stored)
+        if {"owner_id", "shared_with"} & set(changed):
+            self._interactions_follow_owner(tx, subject_type, stored)
+        self.emit(tx, f"{subject_type}_updated", {**stored, "changes": changed})
+        if event_type:
+            self.emit(tx, event_type, {**stored, **(extra or {})})
+        return stored
+
+    def _remove(self, tx, subject_type: str, current: dict, summary: str, extra: dict | None = None) -> None:
+        """Delete a company or contact; its history stays: a last snapshot marked deleted and a
+        tombstone entry with who and when."""
+        tx[SUBJECTS[subject_type]].delete(current["id"], current["version"])
+        now = utc_now()
+        tomb = {**current, "version": current["version"] + 1, "updated_at": now}
+        tx[HISTORY].put(domain.snapshot(subject_type, tomb, now, deleted_by=self.caller.user_id))
+        self._own_entry(tx, subject_type, tomb, summary, "deleted")
+        self._drop_match_keys(tx, subject_type, current["id"])
+        payload = {"id": current["id"], "version": tomb["version"], "deleted_by": self.caller.user_id}
+        self.emit(tx, f"{subject_type}_deleted", {**payload, **(extra or {})})
+
+    def _interactions_follow_owner(self, tx, subject_type: str, record: dict) -> None:
+        """Interactions are seen by who sees their customer: they take its owner and shares (a
+        contact's for interactions with a contact, else the company's)."""
+        flt = (
+            {"contact_id": record["id"]}
+            if subject_type == "contact"
+            else {"company_id": record["id"], "contact_id": None}
+        )
+        for interaction in list(tx[INTERACTIONS].iterate(flt)):
+            tx[INTERACTIONS].put(
+                {**interaction, "owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
+            )
+
+    def _update(self, subject_type: str, subject_id: str, data, expected_version: int | None) -> dict:
+        require_role(self.caller, CUSTOMER_WRITERS, f"change {subject_type} records")
+        with self.store.transaction() as tx:
+            probe = validate(data, FIELDS[subject_type], partial=True, server_owned=schemas.SERVER_OWNED)
+            current = self._changeable(tx, subject_type, subject_id, probe, expected_version)
+            changes = self._validated(tx, subject_type, data, current)
+            if subject_type == "contact":
+                self._check_company(tx, changes.get("company_id"), reach_of(self.caller))
+            now = utc_now()
+            base = current
+            if "owner_id" in changes and changes["owner_id"] != current.get("owner_id"):
+                base = domain.change_owner(current, changes["owner_id"], self.caller.user_id, "reassigned", now)
+            updated, changed = domain.apply_changes(base, changes, now, self.caller.user_id)
+            if base is not current:
+                changed = ["owner_id", *[name for name in changed if name != "owner_id"]]
+            if not changed:
+                return current
+            return self._store_change(
+                tx, subject_type, current, updated, changed, domain.describe_changes(current, updated, changed)
+            )
+
+    def _delete(self, subject_type: str, subject_id: str, expected_version: int | None) -> None:
+        require_role(self.caller, CUSTOMER_WRITERS, f"delete {subject_type} records")
+        with self.store.transaction() as tx:
+            current = self._changeable(tx, subject_type, subject_id, {}, expected_version)
+            # Contacts keep a deleted company's company_id; it no longer resolves.
+            self._remove(tx, subject_type, current, f"{subject_type.capitalize()} deleted by {self.caller.user_id}")
+
+    def _get(self, subject_type: str, subject_id: str, as_of=None) -> dict:
+        moment = parse_as_of(as_of)
+        if moment is not None:
+            return self._as_of(subject_type, subject_id, moment)
+        return self._visible(self.store, subject_type, subject_id, reach_of(self.caller))
+
     # companies
 
     @rpc
-    def create_company(self, data: dict) -> dict:
+    def create_company(self, data: dict, allow_duplicate: bool = False) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "create companies")
-        fields = validate(data, schemas.COMPANY_FIELDS, server_owned=schemas.SERVER_OWNED)
-        company = domain.new_company(fields, self.caller.user_id, utc_now())
-        domain.check_new_owner(self.caller, company["owner_id"])
         with self.store.transaction() as tx:
-            stored = tx[COMPANIES].insert(company)
-            self._own_entry(tx, "company", stored, f"Company {stored['name']} created", f"v{stored['version']}")
-            self.emit(tx, events.COMPANY_CREATED, stored)
-        return stored
+            return self._create(tx, "company", data, allow_duplicate=allow_duplicate)
 
     @rpc
-    def get_company(self, company_id: str) -> dict:
-        return self._visible(self.store, "company", company_id, reach_of(self.caller))
+    def get_company(self, company_id: str, as_of: str | None = None) -> dict:
+        return self._get("company", company_id, as_of)
 
     @rpc
     def list_companies(self, query: dict) -> dict:
-        return self._list("company", query, schemas.COMPANY_FILTERABLE, schemas.COMPANY_SORTABLE)
+        return self._list("company", query, *LISTING["company"])
 
     @rpc
     def update_company(self, company_id: str, data: dict, expected_version: int | None = None) -> dict:
-        require_role(self.caller, CUSTOMER_WRITERS, "change companies")
-        changes = validate(data, schemas.COMPANY_FIELDS, partial=True, server_owned=schemas.SERVER_OWNED)
-        with self.store.transaction() as tx:
-            current = self._changeable(tx, "company", company_id, changes, expected_version)
-            updated, changed = domain.apply_changes(current, changes, utc_now())
-            if not changed:
-                return current
-            stored = tx[COMPANIES].replace(updated, expected_version)
-            self._own_entry(tx, "company", stored, f"Changed {', '.join(changed)}", f"v{stored['version']}")
-            self.emit(tx, events.COMPANY_UPDATED, {**stored, "changes": changed})
-        return stored
+        return self._update("company", company_id, data, expected_version)
 
     @rpc
     def delete_company(self, company_id: str, expected_version: int | None = None) -> None:
-        require_role(self.caller, CUSTOMER_WRITERS, "delete companies")
-        with self.store.transaction() as tx:
-            current = self._changeable(tx, "company", company_id, {}, expected_version)
-            tx[COMPANIES].delete(company_id, expected_version)
-            # The timeline stays: a delete is a tombstone entry with who and when. Contacts keep
-            # their company_id; it no longer resolves.
-            tomb = {**current, "updated_at": utc_now()}
-            self._own_entry(tx, "company", tomb, f"Company deleted by {self.caller.user_id}", "deleted")
-            self.emit(
-                tx,
-                events.COMPANY_DELETED,
-                {"id": company_id, "version": current["version"] + 1, "deleted_by": self.caller.user_id},
-            )
+        self._delete("company", company_id, expected_version)
 
     # contacts
 
     @rpc
-    def create_contact(self, data: dict) -> dict:
+    def create_contact(self, data: dict, allow_duplicate: bool = False) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "create contacts")
-        fields = validate(data, schemas.CONTACT_FIELDS, server_owned=schemas.SERVER_OWNED)
-        if not (fields.get("first_name") or fields.get("last_name") or fields.get("email")):
-            raise ValidationFailed(
-                "a contact needs a name or an email", [{"field": "last_name", "message": "give a name or an email"}]
-            )
-        contact = domain.new_contact(fields, self.caller.user_id, utc_now())
-        domain.check_new_owner(self.caller, contact["owner_id"])
         with self.store.transaction() as tx:
-            self._check_company(tx, contact["company_id"], reach_of(self.caller))
-            stored = tx[CONTACTS].insert(contact)
-            self._own_entry(tx, "contact", stored, f"Contact {stored['display_name']} created", "v1")
-            self.emit(tx, events.CONTACT_CREATED, stored)
-        return stored
+            return self._create(tx, "contact", data, allow_duplicate=allow_duplicate)
 
     @rpc
-    def get_contact(self, contact_id: str) -> dict:
-        return self._visible(self.store, "contact", contact_id, reach_of(self.caller))
+    def get_contact(self, contact_id: str, as_of: str | None = None) -> dict:
+        return self._get("contact", contact_id, as_of)
 
     @rpc
     def list_contacts(self, query: dict) -> dict:
-        return self._list("contact", query, schemas.CONTACT_FILTERABLE, schemas.CONTACT_SORTABLE)
+        return self._list("contact", query, *LISTING["contact"])
 
     @rpc
     def update_contact(self, contact_id: str, data: dict, expected_version: int | None = None) -> dict:
-        require_role(self.caller, CUSTOMER_WRITERS, "change contacts")
-        changes = validate(data, schemas.CONTACT_FIELDS, partial=True, server_owned=schemas.SERVER_OWNED)
-        with self.store.transaction() as tx:
-            current = self._changeable(tx, "contact", contact_id, changes, expected_version)
-            self._check_company(tx, changes.get("company_id"), reach_of(self.caller))
-            updated, changed = domain.apply_contact_changes(current, changes, utc_now())
-            if not changed:
-                return current
-            stored = tx[CONTACTS].replace(updated, expected_version)
-            self._own_entry(tx, "contact", stored, f"Changed {', '.join(changed)}", f"v{stored['version']}")
-            self.emit(tx, events.CONTACT_UPDATED, {**stored, "changes": changed})
-        return stored
+        return self._update("contact", contact_id, data, expected_version)
 
     @rpc
     def delete_contact(self, contact_id: str, expected_version: int | None = None) -> None:
-        require_role(self.caller, CUSTOMER_WRITERS, "delete contacts")
-        with self.store.transaction() as tx:
-            current = self._changeable(tx, "contact", contact_id, {}, expected_version)
-            tx[CONTACTS].delete(contact_id, expected_version)
-            # The timeline stays: a delete is a tombstone entry with who and when.
-            tomb = {**current, "updated_at": utc_now()}
-            self._own_entry(tx, "contact", tomb, f"Contact deleted by {self.caller.user_id}", "deleted")
-            self.emit(
-                tx,
-                events.CONTACT_DELETED,
-                {"id": contact_id, "version": current["version"] + 1, "deleted_by": self.caller.user_id},
-            )
+        self._delete("contact", contact_id, expected_version)
 
     # timeline
 
     @rpc
     def get_timeline(self, subject_type: str, subject_id: str, query: dict) -> dict:
+        """Newest first. With `as_of`, the entries up to that moment and the profile as it was then."""
         reach = reach_of(self.caller)
         if subject_type not in SUBJECTS:
             raise NotFound(f"{subject_type} {subject_id} not found")
-        self._visible(self.store, subject_type, subject_id, reach)
-        kinds = query.get("kind")
+        if not isinstance(query, dict):
+            raise ValidationFailed("the timeline query must be an object", [{"field": "", "message": "not an object"}])
+        self._visible_or_deleted(self.store, subject_type, subject_id, reach)
+        as_of = parse_as_of(query.get("as_of"))
         flt: dict = {"subject_id": subject_id}
+        kinds = query.get("kind")
         if kinds:
-            wanted = [k for k in kinds.split(",") if k]
+            wanted = [k for k in str(kinds).split(",") if k]
             unknown = [k for k in wanted if k not in schemas.TIMELINE_KINDS]
             if unknown:
                 raise ValidationFailed(
                     "unknown timeline kind", [{"field": "kind", "message": f"unknown: {', '.join(unknown)}"}]
                 )
             flt["kind"] = {"$in": wanted}
+        if as_of is not None:
+            flt["occurred_at"] = {"$lte": as_of}
         page = self.store[TIMELINE].find(
             and_filters(flt, domain.timeline_filter(reach)),
             [("occurred_at", -1)],
             parse_limit(query.get("limit")),
             query.get("cursor") or None,
         )
-        return {"data": [domain.public_timeline_entry(e) for e in page.items], "next_cursor": page.next_cursor}
+        answer = {"data": [domain.public_timeline_entry(e) for e in page.items], "next_cursor": page.next_cursor}
+        if as_of is not None:
+            then = self._last_snapshot(self.store, subject_id, as_of)
+            answer["as_of"] = as_of
+            answer["profile"] = None if then is None or then.get("deleted_by") else then["record"]
+        return answer

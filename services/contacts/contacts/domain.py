@@ -2,6 +2,7 @@
 timeline entries they produce."""
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from crm_common.access import (
     ADMIN,
@@ -23,6 +24,15 @@ from crm_common.ids import new_id
 MAX_LINKED_SUBJECTS = 1000
 
 
+def utc_timestamp(value: str) -> str:
+    """An ISO 8601 date or time as the store keeps timestamps (UTC, microseconds, Z), so they
+    compare as text; a date is its first moment, a time without an offset is UTC. ValueError if invalid."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def display_name(contact: dict) -> str:
     first, last = contact.get("first_name") or "", contact.get("last_name") or ""
     if first and last and (_is_cjk(first) or _is_cjk(last)):
@@ -35,23 +45,20 @@ def _is_cjk(text: str) -> bool:
 
 
 def new_company(fields: dict, actor: str, now: str) -> dict:
-    return {
+    company = {
         "id": new_id(),
+        "local_name": None,
         "tax_id": None,
+        "account_number": None,
         "industry": None,
         "size": None,
-        "custom_fields": {},
+        "business_scope": None,
+        "credit_rating": None,
+        "website": None,
+        **_common_defaults(),
         **fields,
-        "shared_with": _distinct(fields.get("shared_with") or []),
-        "owner_id": fields.get("owner_id", actor),
-        "created_by": actor,
-        "created_at": now,
-        "updated_at": now,
     }
-
-
-def _distinct(ids: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
+    return _server_fields(company, fields, actor, now)
 
 
 def new_contact(fields: dict, actor: str, now: str) -> dict:
@@ -59,42 +66,138 @@ def new_contact(fields: dict, actor: str, now: str) -> dict:
         "id": new_id(),
         "first_name": None,
         "last_name": None,
-        "email": None,
-        "phone": None,
+        "other_emails": [],
+        "other_phones": [],
         "company_id": None,
+        "title": None,
+        "birthday": None,
+        "preferred_language": None,
         "lifecycle_stage": "lead",
-        "tags": [],
-        "custom_fields": {},
-        "value_grade": None,
-        "churn_risk": None,
+        "interests": [],
+        "preferences": {},
+        **_common_defaults(),
         **fields,
-        "shared_with": _distinct(fields.get("shared_with") or []),
-        "owner_id": fields.get("owner_id", actor),
-        "created_by": actor,
-        "created_at": now,
-        "updated_at": now,
     }
-    if contact.get("email"):
-        contact["email"] = contact["email"].strip().lower()
+    contact = _server_fields(contact, fields, actor, now)
+    contact["lifecycle_history"] = [{"stage": contact["lifecycle_stage"], "from_stage": None, "at": now, "by": actor}]
     contact["display_name"] = display_name(contact)
     return contact
 
 
-def apply_changes(record: dict, changes: dict, now: str) -> tuple[dict, list[str]]:
-    """A company (or any record) after a partial update, and the names of the fields that really changed."""
+def _common_defaults() -> dict:
+    return {
+        "email": None,
+        "phone": None,
+        "addresses": [],
+        "source_channel": None,
+        "source_campaign": None,
+        "tags": [],
+        "custom_fields": {},
+        "value_grade": None,
+        "churn_risk": None,
+        "last_activity_at": None,
+        "open_deal_count": 0,
+    }
+
+
+def _server_fields(record: dict, fields: dict, actor: str, now: str) -> dict:
+    owner_id = fields.get("owner_id", actor)
+    record.update(
+        shared_with=_distinct(fields.get("shared_with") or []),
+        custom_fields=_without_nulls(fields.get("custom_fields") or {}),
+        owner_id=owner_id,
+        owner_history=[],
+        pool=None if owner_id else {"entered_at": now, "reason": "created in the pool", "previous_owner_id": None},
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    if record.get("email"):
+        record["email"] = record["email"].strip().lower()
+    if record.get("other_emails"):
+        record["other_emails"] = _distinct(e.strip().lower() for e in record["other_emails"])
+    return record
+
+
+def _distinct(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def _without_nulls(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def apply_changes(record: dict, changes: dict, now: str, actor: str = "system") -> tuple[dict, list[str]]:
+    """A company or contact after a partial update, and the names of the fields that really changed.
+    `custom_fields` merges key by key (a null value removes the key); a new lifecycle stage is
+    added to the lifecycle history."""
+    changes = dict(changes)
     if "shared_with" in changes:
-        changes = {**changes, "shared_with": _distinct(changes["shared_with"])}
-    changed = [name for name, value in changes.items() if record.get(name) != value]
-    return {**record, **changes, "updated_at": now if changed else record["updated_at"]}, changed
-
-
-def apply_contact_changes(contact: dict, changes: dict, now: str) -> tuple[dict, list[str]]:
-    """The contact after a partial update, and the names of the fields that really changed."""
+        changes["shared_with"] = _distinct(changes["shared_with"])
+    if "custom_fields" in changes:
+        changes["custom_fields"] = _without_nulls({**record.get("custom_fields", {}), **changes["custom_fields"]})
     if changes.get("email"):
-        changes = {**changes, "email": changes["email"].strip().lower()}
-    updated, changed = apply_changes(contact, changes, now)
-    updated["display_name"] = display_name(updated)
+        changes["email"] = changes["email"].strip().lower()
+    if changes.get("other_emails"):
+        changes["other_emails"] = _distinct(e.strip().lower() for e in changes["other_emails"])
+    changed = [name for name, value in changes.items() if record.get(name) != value]
+    updated = {**record, **changes, "updated_at": now if changed else record["updated_at"]}
+    if "lifecycle_stage" in changed:
+        step = {
+            "stage": updated["lifecycle_stage"],
+            "from_stage": record.get("lifecycle_stage"),
+            "at": now,
+            "by": actor,
+        }
+        updated["lifecycle_history"] = [*record.get("lifecycle_history", []), step]
+    if "first_name" in updated:
+        updated["display_name"] = display_name(updated)
     return updated, changed
+
+
+def change_owner(record: dict, new_owner_id: str | None, actor: str, reason: str | None, now: str) -> dict:
+    """The record handed to `new_owner_id` (None: the pool), with the hand-over in its owner
+    history; its history stays with the customer, whoever owns it next."""
+    previous = record.get("owner_id")
+    step = {"owner_id": new_owner_id, "from_owner_id": previous, "at": now, "by": actor, "reason": reason}
+    pool = None
+    if new_owner_id is None:
+        pool = {"entered_at": now, "reason": reason, "previous_owner_id": previous}
+    return {
+        **record,
+        "owner_id": new_owner_id,
+        "owner_history": [*record.get("owner_history", []), step],
+        "pool": pool,
+        "updated_at": now,
+    }
+
+
+def describe_changes(before: dict, after: dict, changed: list[str]) -> str:
+    """A timeline line for a change: short values shown as from -> to, the rest by name."""
+    parts = []
+    for name in changed:
+        old, new = before.get(name), after.get(name)
+        if isinstance(old, (str, int, type(None))) and isinstance(new, (str, int, type(None))):
+            shown = [v if v is not None else "none" for v in (old, new)]
+            if all(len(str(v)) <= 60 for v in shown):
+                parts.append(f"{name} {shown[0]} -> {shown[1]}")
+                continue
+        parts.append(name)
+    return "Changed " + ", ".join(parts)
+
+
+def snapshot(subject_type: str, record: dict, at: str, deleted_by: str | None = None) -> dict:
+    """One version of a company or contact as it was from `at`: what `as_of` reads back. A delete
+    leaves a last snapshot marked deleted, so the history and who may read it survive."""
+    return {
+        "id": f"{record['id']}:{record['version']:010d}",
+        "subject_type": subject_type,
+        "subject_id": record["id"],
+        "version": record["version"],
+        "valid_from": at,
+        "deleted_by": deleted_by,
+        "record": record,
+    }
 
 
 # who sees and changes a customer (the visibility table of the API)

@@ -1,4 +1,4 @@
-"""Input validation for companies and contacts at the service's edge."""
+"""Input validation for companies, contacts, interactions and custom field definitions at the service's edge."""
 
 from crm_common.schema import Field
 
@@ -12,6 +12,20 @@ LIFECYCLE_STAGES = (
     "loyal",
     "churned",
 )
+SOURCE_CHANNELS = (
+    "web",
+    "referral",
+    "event",
+    "campaign",
+    "advertising",
+    "social",
+    "cold_call",
+    "partner",
+    "import",
+    "walk_in",
+    "other",
+)
+ADDRESS_KINDS = ("work", "home", "billing", "shipping", "registered", "other")
 SERVER_OWNED = (
     "id",
     "created_at",
@@ -21,36 +35,70 @@ SERVER_OWNED = (
     "display_name",
     "value_grade",
     "churn_risk",
+    "lifecycle_history",
     "owner_history",
+    "pool",
+    "last_activity_at",
+    "open_deal_count",
 )
+
+ADDRESS_FIELDS = {
+    "kind": Field("choice", choices=ADDRESS_KINDS),
+    "line1": Field("text", max_length=200),
+    "line2": Field("text", max_length=200),
+    "city": Field("text", max_length=100),
+    "region": Field("text", max_length=100),
+    "postal_code": Field("text", max_length=20),
+    "country": Field("text", max_length=2),
+}
+
+# Fields companies and contacts share. owner_id null puts a customer in the shared pool; fields
+# with defaults refuse null.
+_COMMON = {
+    "local_name": Field("text", max_length=100),
+    "email": Field("email", max_length=254),
+    "phone": Field("phone", max_length=40),
+    "addresses": Field("records", max_items=10, fields=ADDRESS_FIELDS, nullable=False),
+    "source_channel": Field("choice", choices=SOURCE_CHANNELS),
+    "source_campaign": Field("text", max_length=100),
+    "tags": Field("tags", nullable=False),
+    "owner_id": Field("id", max_length=64),
+    "shared_with": Field("ids", nullable=False),
+    "custom_fields": Field("object", nullable=False),
+}
 
 COMPANY_FIELDS = {
     "name": Field("text", required=True),
     "tax_id": Field("text", max_length=64),
+    "account_number": Field("text", max_length=64),
     "industry": Field("text", max_length=100),
     "size": Field("text", max_length=50),
-    "owner_id": Field("id", max_length=64),
-    "shared_with": Field("ids", nullable=False),
-    "custom_fields": Field("object", nullable=False),
+    "business_scope": Field("text", max_length=2000),
+    "credit_rating": Field("text", max_length=20),
+    "website": Field("text", max_length=200),
+    **_COMMON,
 }
 
-# owner_id null puts a customer in the shared pool; fields with defaults refuse null.
 CONTACT_FIELDS = {
     "first_name": Field("text", max_length=100),
     "last_name": Field("text", max_length=100),
-    "email": Field("email", max_length=254),
-    "phone": Field("phone", max_length=40),
+    "other_emails": Field("emails", max_length=254, max_items=10, nullable=False),
+    "other_phones": Field("phones", max_length=40, max_items=10, nullable=False),
     "company_id": Field("id", max_length=64),
-    "owner_id": Field("id", max_length=64),
-    "shared_with": Field("ids", nullable=False),
+    "title": Field("text", max_length=100),
+    "birthday": Field("date"),
+    "preferred_language": Field("text", max_length=20),
     "lifecycle_stage": Field("choice", choices=LIFECYCLE_STAGES, nullable=False),
-    "tags": Field("tags", nullable=False),
-    "custom_fields": Field("object", nullable=False),
+    "interests": Field("tags", nullable=False),
+    "preferences": Field("object", nullable=False),
+    **_COMMON,
 }
 
+_SERVER_FILTERABLE = ("value_grade", "churn_risk", "last_activity_at", "open_deal_count", "created_at", "updated_at")
 CONTACT_FILTERABLE = (
     "first_name",
     "last_name",
+    "local_name",
     "email",
     "phone",
     "company_id",
@@ -58,12 +106,85 @@ CONTACT_FILTERABLE = (
     "shared_with",
     "lifecycle_stage",
     "tags",
-    "created_at",
-    "updated_at",
-    "value_grade",
+    "interests",
+    "title",
+    "birthday",
+    "preferred_language",
+    "source_channel",
+    "source_campaign",
+    *_SERVER_FILTERABLE,
     "custom_fields.",
 )
-CONTACT_SORTABLE = ("created_at", "updated_at", "last_name", "first_name", "email")
-COMPANY_FILTERABLE = ("name", "tax_id", "industry", "size", "owner_id", "shared_with", "created_at", "custom_fields.")
-COMPANY_SORTABLE = ("created_at", "updated_at", "name")
+CONTACT_SORTABLE = ("created_at", "updated_at", "last_name", "first_name", "email", "last_activity_at")
+COMPANY_FILTERABLE = (
+    "name",
+    "local_name",
+    "tax_id",
+    "account_number",
+    "industry",
+    "size",
+    "credit_rating",
+    "email",
+    "phone",
+    "owner_id",
+    "shared_with",
+    "tags",
+    "source_channel",
+    "source_campaign",
+    *_SERVER_FILTERABLE,
+    "custom_fields.",
+)
+COMPANY_SORTABLE = ("created_at", "updated_at", "name", "last_activity_at")
 TIMELINE_KINDS = ("contact", "company", "interaction", "deal", "order", "ticket", "message")
+
+INTERACTION_KINDS = ("call", "email", "meeting", "chat", "visit", "web", "note")
+DIRECTIONS = ("inbound", "outbound")
+PARTICIPANT_FIELDS = {
+    "name": Field("text", max_length=200),
+    "email": Field("email", max_length=254),
+    "phone": Field("phone", max_length=40),
+    "user_id": Field("id", max_length=64),
+    "contact_id": Field("id", max_length=64),
+}
+INTERACTION_FIELDS = {
+    "kind": Field("choice", choices=INTERACTION_KINDS, required=True),
+    "direction": Field("choice", choices=DIRECTIONS),
+    "contact_id": Field("id", max_length=64),
+    "company_id": Field("id", max_length=64),
+    "occurred_at": Field("datetime"),
+    "duration_seconds": Field("int"),
+    "subject": Field("text", max_length=200),
+    "summary": Field("text", max_length=20000),
+    "outcome": Field("text", max_length=200),
+    "participants": Field("records", max_items=50, fields=PARTICIPANT_FIELDS, nullable=False),
+    "channel_ref": Field("text", max_length=200),
+}
+INTERACTION_SERVER_OWNED = ("id", "version", "owner_id", "shared_with", "logged_by", "created_at", "updated_at")
+INTERACTION_FILTERABLE = (
+    "kind",
+    "direction",
+    "contact_id",
+    "company_id",
+    "occurred_at",
+    "outcome",
+    "logged_by",
+    "owner_id",
+    "created_at",
+)
+INTERACTION_SORTABLE = ("occurred_at", "created_at")
+
+CUSTOM_FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
+CUSTOM_FIELD_ENTITIES = ("contact", "company")
+CUSTOM_FIELD_DEFINITION = {
+    "entity": Field("choice", choices=CUSTOM_FIELD_ENTITIES, required=True),
+    "key": Field("text", max_length=64, required=True),
+    "label": Field("text", max_length=100, required=True),
+    "type": Field("choice", choices=CUSTOM_FIELD_TYPES, required=True),
+    "choices": Field("tags", nullable=False),
+    "required": Field("bool", nullable=False),
+    "description": Field("text", max_length=500),
+    "max_length": Field("int"),
+}
+# What may change on a definition: its entity, key and type are fixed once records use it.
+CUSTOM_FIELD_UPDATABLE = ("label", "choices", "required", "description", "max_length", "active")
+CUSTOM_FIELD_SERVER_OWNED = ("id", "version", "created_at", "updated_at", "created_by")

@@ -4,11 +4,14 @@ its own module (customers, handlers, ...), rules in domain.py, storage in store.
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.store import Store
 
+from .custom_fields import CustomFieldsRpc
 from .customers import CustomersRpc
 from .handlers import ProjectionHandlers
+from .interactions import InteractionsRpc
+from .merging import MatchingRpc
 from .store import SPECS
 
 
-class ContactsService(CustomersRpc, ProjectionHandlers, ServiceBase):
+class ContactsService(CustomersRpc, InteractionsRpc, CustomFieldsRpc, MatchingRpc, ProjectionHandlers, ServiceBase):
     name = "contacts"
     store = Store(SPECS)

@@ -29,9 +29,9 @@ def test_emails_are_stored_lower_case():
 
 def test_only_real_changes_are_reported_and_the_display_name_follows():
     contact = domain.new_contact({"first_name": "A", "last_name": "B"}, "u", "t0")
-    updated, changed = domain.apply_contact_changes(contact, {"first_name": "A", "last_name": "C"}, "t1")
+    updated, changed = domain.apply_changes(contact, {"first_name": "A", "last_name": "C"}, "t1")
     assert changed == ["last_name"] and updated["display_name"] == "A C" and updated["updated_at"] == "t1"
-    same, none = domain.apply_contact_changes(contact, {"first_name": "A"}, "t2")
+    same, none = domain.apply_changes(contact, {"first_name": "A"}, "t2")
     assert none == [] and same["updated_at"] == "t0"
 
 
