@@ -6,7 +6,7 @@ from datetime import date
 from nameko.rpc import rpc
 
 from crm_common.access import ADMIN, require_role
-from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from crm_common.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import new_id, utc_now
 from crm_common.schema import validate
 
@@ -130,11 +130,18 @@ class CustomFieldsRpc:
 
     @rpc
     def list_custom_fields(self, query: dict) -> dict:
+        """Every definition (they are few), by entity and key; `where` may name `entity` and `active`."""
+        where = (query or {}).get("where") or {}
+        unknown = sorted(set(where) - {"entity", "active"})
+        if unknown:
+            raise BadRequest(f"cannot filter custom fields on {', '.join(unknown)}")
         flt: dict = {}
-        for name in ("entity", "active"):
-            value = (query or {}).get(name)
-            if value is not None:
-                flt[name] = {"true": True, "false": False}.get(value, value) if name == "active" else value
+        if "entity" in where:
+            flt["entity"] = where["entity"]
+        if "active" in where:
+            if where["active"] not in ("true", "false"):
+                raise BadRequest("active must be true or false")
+            flt["active"] = where["active"] == "true"
         items = list(self.store[CUSTOM_FIELDS].iterate(flt or None, [("entity", 1), ("key", 1)]))
         return {"data": items, "next_cursor": None}
 

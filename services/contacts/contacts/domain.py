@@ -277,6 +277,31 @@ def ticket_access(ticket: dict) -> list[str]:
     )
 
 
+def order_access(order: dict) -> list[str]:
+    """Who may see an order's timeline entries: who may see the order (its owner, no pool)."""
+    return record_tokens(order.get("owner_id"), order.get("shared_with") or (), poolable=False)
+
+
+def deal_change_summary(deal: dict, changes: list[str]) -> str | None:
+    """A timeline line for a deal's stage move or outcome; None for changes the story skips."""
+    if "status" in changes and deal.get("status") == "won":
+        return f"Deal {deal['title']} won ({deal['amount']} {deal['currency']})"
+    if "status" in changes and deal.get("status") == "lost":
+        reason = f": {deal['lost_reason']}" if deal.get("lost_reason") else ""
+        return f"Deal {deal['title']} lost{reason}"
+    if "stage_id" in changes:
+        return f"Deal {deal['title']} moved to {deal.get('stage_name') or deal['stage_id']}"
+    return None
+
+
+def ticket_change_summary(ticket: dict, changes: list[str]) -> str | None:
+    if "status" in changes:
+        return f"Ticket {ticket['subject']} is now {ticket['status']}"
+    if "priority" in changes:
+        return f"Ticket {ticket['subject']} priority is now {ticket['priority']}"
+    return None
+
+
 def timeline_filter(reach: Reach) -> dict | None:
     """Entries the caller may see on a subject they see: the subject's own (no tokens) and those
     whose tokens meet theirs. None when the caller sees everything."""

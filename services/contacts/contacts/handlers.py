@@ -1,9 +1,14 @@
 """Other services' facts about a customer, projected into its timeline and its access data."""
 
+from crm_common.ids import utc_now
 from crm_common.runtime.events import handle_event
 
 from . import domain
-from .store import REF_ACCESS, SERVICE_LINKS, TIMELINE
+from .customers import SUBJECTS
+from .store import DEAL_LINKS, REF_ACCESS, SALES_MARKS, SERVICE_LINKS, TIMELINE
+
+GRADES = ("A", "B", "C", "D")
+CHURN_LEVELS = ("low", "medium", "high")
 
 
 class ProjectionHandlers:
@@ -20,9 +25,12 @@ class ProjectionHandlers:
         tx[REF_ACCESS].put({"id": key, "access": access, "source_version": version})
         return access, version
 
-    def _project(self, tx, event, kind: str, ref_type: str, summary: str, access: list[str]) -> None:
+    def _project(self, tx, event, kind: str, ref_type: str, summary: str, access: list[str] | None) -> None:
+        """An entry on the record's contact and company; `access` None: seen by whoever sees them."""
         record = event.payload
-        access, version = self._newest_access(tx, ref_type, record, access)
+        version = None
+        if access is not None:
+            access, version = self._newest_access(tx, ref_type, record, access)
         for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
             if record.get(key):
                 tx[TIMELINE].put(
@@ -48,15 +56,113 @@ class ProjectionHandlers:
             if (entry.get("ref_version") or 0) < version:
                 tx[TIMELINE].put({**entry, "access": access, "ref_version": version})
 
+    def _follow_deal(self, tx, deal: dict) -> None:
+        """Keep each customer's count of open deals (reclaim rules and segments read it)."""
+        known = tx[DEAL_LINKS].get(deal["id"])
+        if known is not None and known["source_version"] >= (deal.get("version") or 0):
+            return
+        link = {
+            "id": deal["id"],
+            "contact_id": deal.get("contact_id"),
+            "company_id": deal.get("company_id"),
+            "open": deal.get("status", "open") == "open",
+            "source_version": deal.get("version") or 0,
+        }
+        tx[DEAL_LINKS].put(link)
+        for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
+            for subject_id in {(known or {}).get(key), link[key]} - {None}:
+                self._recount_open_deals(tx, subject_type, subject_id, key)
+
+    def _recount_open_deals(self, tx, subject_type: str, subject_id: str, key: str) -> None:
+        current = tx[SUBJECTS[subject_type]].get(subject_id)
+        if current is None:
+            return
+        count = tx[DEAL_LINKS].count({key: subject_id, "open": True})
+        if current.get("open_deal_count") != count:
+            updated = {**current, "open_deal_count": count, "updated_at": utc_now()}
+            self._store_change(tx, subject_type, current, updated, ["open_deal_count"], None)
+
+    def _newer_mark(self, tx, mark_id: str, occurred_at: str) -> bool:
+        """Whether a sales fact (a grade, a churn risk) is newer than the last one applied: they
+        may arrive out of order, and an older one must not win."""
+        known = tx[SALES_MARKS].get(mark_id)
+        if known is not None and known["occurred_at"] >= occurred_at:
+            return False
+        tx[SALES_MARKS].put({"id": mark_id, "occurred_at": occurred_at})
+        return True
+
+    def _set_sales_fact(self, tx, event, field: str, allowed: tuple, summary: str) -> None:
+        fact = event.payload
+        subject_type = fact.get("subject_type")
+        value = fact.get(field)
+        if subject_type not in SUBJECTS or (value is not None and value not in allowed):
+            raise ValueError(f"unusable {event.event_type} payload: {subject_type!r} {value!r}")
+        if not self._newer_mark(tx, f"{field}:{fact['id']}", event.occurred_at):
+            return
+        current = tx[SUBJECTS[subject_type]].get(fact["id"])
+        if current is None or current.get(field) == value:
+            return
+        updated = {**current, field: value, "updated_at": utc_now()}
+        stored = self._store_change(tx, subject_type, current, updated, [field], None)
+        tx[TIMELINE].put(
+            domain.timeline_entry(
+                subject_type,
+                stored["id"],
+                subject_type,
+                event.source,
+                summary,
+                subject_type,
+                stored["id"],
+                event.occurred_at,
+                event.event_id,
+            )
+        )
+
+    # sales
+
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
         deal = event.payload
         summary = f"Deal {deal['title']} opened ({deal['amount']} {deal['currency']})"
         self._project(tx, event, "deal", "deal", summary, domain.deal_access(deal))
+        self._follow_deal(tx, deal)
 
     @handle_event("sales", "deal_updated")
     def on_deal_updated(self, tx, event) -> None:
-        self._reproject_access(tx, "deal", event.payload, domain.deal_access(event.payload))
+        deal = event.payload
+        summary = domain.deal_change_summary(deal, deal.get("changes") or [])
+        if summary:
+            self._project(tx, event, "deal", "deal", summary, domain.deal_access(deal))
+        self._reproject_access(tx, "deal", deal, domain.deal_access(deal))
+        self._follow_deal(tx, deal)
+
+    @handle_event("sales", "order_created")
+    def on_order_created(self, tx, event) -> None:
+        order = event.payload
+        summary = f"Order placed: {order['amount']} {order['currency']} ({order.get('status') or 'new'})"
+        self._project(tx, event, "order", "order", summary, domain.order_access(order))
+
+    @handle_event("sales", "order_updated")
+    def on_order_updated(self, tx, event) -> None:
+        order = event.payload
+        if "status" in (order.get("changes") or []):
+            summary = f"Order {order['amount']} {order['currency']} is now {order['status']}"
+            self._project(tx, event, "order", "order", summary, domain.order_access(order))
+        self._reproject_access(tx, "order", order, domain.order_access(order))
+
+    @handle_event("sales", "customer_graded")
+    def on_customer_graded(self, tx, event) -> None:
+        grade = event.payload.get("value_grade")
+        self._set_sales_fact(tx, event, "value_grade", GRADES, f"Value grade is now {grade or 'none'}")
+
+    @handle_event("sales", "churn_risk_changed")
+    def on_churn_risk_changed(self, tx, event) -> None:
+        level = event.payload.get("churn_risk")
+        reason = event.payload.get("reason")
+        summary = f"Churn risk is now {level or 'none'}" + (f": {reason}" if reason else "")
+        self._set_sales_fact(tx, event, "churn_risk", CHURN_LEVELS, summary)
+
+    # service desk
 
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
@@ -74,4 +180,30 @@ class ProjectionHandlers:
         for link in domain.service_links(ticket, event.occurred_at):
             if tx[SERVICE_LINKS].get(link["id"]) is None:
                 tx[SERVICE_LINKS].put(link)
+        summary = domain.ticket_change_summary(ticket, ticket.get("changes") or [])
+        if summary:
+            self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
         self._reproject_access(tx, "ticket", ticket, domain.ticket_access(ticket))
+
+    @handle_event("service_desk", "ticket_sla_breached")
+    def on_ticket_sla_breached(self, tx, event) -> None:
+        ticket = event.payload
+        target = (ticket.get("target") or "resolution").replace("_", " ")
+        summary = f"Ticket {ticket['subject']} breached its {target} target (due {ticket.get('due_at')})"
+        self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
+
+    @handle_event("service_desk", "ticket_satisfaction_rated")
+    def on_ticket_satisfaction_rated(self, tx, event) -> None:
+        ticket = event.payload
+        comment = f": {ticket['comment'][:200]}" if ticket.get("comment") else ""
+        summary = f"Satisfaction {ticket['score']}/5 on ticket {ticket['subject']}{comment}"
+        self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
+
+    # notifications
+
+    @handle_event("notifications", "message_sent")
+    def on_message_sent(self, tx, event) -> None:
+        message = event.payload
+        subject = f": {message['subject']}" if message.get("subject") else ""
+        summary = f"{message['channel'].capitalize()} sent{subject}"
+        self._project(tx, event, "message", "message", summary, None)

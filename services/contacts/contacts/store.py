@@ -15,6 +15,29 @@ INTERACTIONS = "interactions"
 CUSTOM_FIELDS = "custom_fields"
 # Projection of sales' deals: which are open, per customer (open_deal_count on the customer).
 DEAL_LINKS = "deal_links"
+# Personal-data erasures: who asked, when, why, and which services have scrubbed (personal_data.py).
+ERASURES = "erasures"
+# The customer pool (helper B): one settings document, admins' reclaim rules, the advance notices
+# a reclaim run gave (id: the contact's), claims per person per UTC day, bulk hand-over jobs.
+POOL_SETTINGS = "pool_settings"
+RECLAIM_RULES = "reclaim_rules"
+RECLAIM_NOTICES = "reclaim_notices"
+POOL_CLAIMS = "pool_claims"
+HAND_OVERS = "hand_overs"
+# Saved filters over contacts or companies.
+SEGMENTS = "segments"
+# CSV imports and exports (transfers.py): the jobs, the uploaded rows waiting in chunks, each
+# rejected row's errors, and the rendered CSV of an export in chunks.
+IMPORTS = "imports"
+IMPORT_CHUNKS = "import_chunks"
+IMPORT_ERRORS = "import_errors"
+EXPORTS = "exports"
+EXPORT_CHUNKS = "export_chunks"
+# When each sales fact (value grade, churn risk) was last applied per customer: facts arrive out of order.
+SALES_MARKS = "sales_marks"
+# Duplicate detection (merging.py): one document per blocking key of each company and contact,
+# id `<subject_type>:<subject_id>:<kind>:<value>`, looked up by (subject_type, kind, value).
+MATCH_KEYS = "match_keys"
 
 SPECS = (
     CollectionSpec(COMPANIES, (Index(("created_at",)), Index(("owner_id", "created_at")), Index(("name",)))),
@@ -23,6 +46,8 @@ SPECS = (
         (
             Index(("created_at",)),
             Index(("owner_id", "created_at")),
+            # The pool, newest arrivals first (GET /pool).
+            Index(("owner_id", "pool.entered_at")),
             Index(("email",)),
             Index(("company_id",)),
             Index(("lifecycle_stage", "created_at")),
@@ -45,5 +70,24 @@ SPECS = (
         ),
     ),
     CollectionSpec(CUSTOM_FIELDS, (Index(("entity", "key")),)),
+    CollectionSpec(SALES_MARKS),
+    CollectionSpec(MATCH_KEYS, (Index(("subject_type", "kind", "value")), Index(("subject_id",)))),
     CollectionSpec(DEAL_LINKS, (Index(("contact_id", "open")), Index(("company_id", "open")))),
+    CollectionSpec(
+        ERASURES,
+        (Index(("requested_at",)), Index(("contact_id", "requested_at")), Index(("status", "requested_at"))),
+    ),
+    CollectionSpec(POOL_SETTINGS),
+    CollectionSpec(RECLAIM_RULES, (Index(("created_at",)),)),
+    CollectionSpec(RECLAIM_NOTICES, (Index(("owner_id", "reclaim_at")),)),
+    CollectionSpec(POOL_CLAIMS),
+    CollectionSpec(HAND_OVERS, (Index(("status", "created_at")), Index(("from_owner_id", "status")))),
+    CollectionSpec(IMPORTS, (Index(("status", "worked_at")), Index(("created_by", "created_at")), Index(("created_at",)))),
+    CollectionSpec(IMPORT_CHUNKS, (Index(("import_id",)),)),
+    CollectionSpec(IMPORT_ERRORS, (Index(("import_id", "row")),)),
+    CollectionSpec(EXPORTS, (Index(("status", "worked_at")), Index(("created_by", "created_at")), Index(("created_at",)))),
+    CollectionSpec(EXPORT_CHUNKS, (Index(("export_id",)),)),
+    CollectionSpec(
+        SEGMENTS, (Index(("created_at",)), Index(("owner_id", "created_at")), Index(("shared", "created_at")))
+    ),
 )

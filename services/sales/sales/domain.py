@@ -67,7 +67,21 @@ def apply_deal_changes(deal: dict, changes: dict, pipeline: dict, now: str) -> t
     updated = {**deal, **changes, "updated_at": now}
     if "stage_id" in changed:
         updated["stage_history"] = [*deal.get("stage_history", []), {"stage_id": changes["stage_id"], "at": now}]
+        status = stage_outcome(pipeline, changes["stage_id"])
+        if status != deal.get("status"):
+            updated["status"] = status
+            changed.append("status")
     return updated, changed
+
+
+def stage_outcome(pipeline: dict, stage_id: str) -> str:
+    """A deal's status follows its stage: a stage won for certain (100%) wins it, one at 0% loses it."""
+    probability = next(s["probability"] for s in pipeline["stages"] if s["id"] == stage_id)
+    return "won" if probability == 100 else "lost" if probability == 0 else "open"
+
+
+def stage_name(pipeline: dict, stage_id: str) -> str:
+    return next((s["name"] for s in pipeline["stages"] if s["id"] == stage_id), stage_id)
 
 
 # who sees and changes a deal: its owner's reach and whom it is shared with; deals have no pool

@@ -2,11 +2,12 @@
 
 from nameko.rpc import rpc
 
-from crm_common.access import CUSTOMER_WRITERS, and_filters, reach_of, require_role
+from crm_common.access import ADMIN, CUSTOMER_WRITERS, and_filters, reach_of, require_role
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
+from crm_common.runtime.events import handle_event
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 from crm_common.schema import validate
@@ -95,5 +96,31 @@ class SalesService(ServiceBase):
             if not changed:
                 return current
             stored = tx[DEALS].replace(updated, expected_version)
-            self.emit(tx, events.DEAL_UPDATED, {**stored, "changes": changed})
+            stage = domain.stage_name(pipeline, stored["stage_id"])
+            self.emit(tx, events.DEAL_UPDATED, {**stored, "changes": changed, "stage_name": stage})
         return stored
+
+    # --- helper D: personal data ---
+
+    @rpc
+    def export_personal_data(self, contact_id: str) -> dict:
+        """What sales holds about a contact, for the contacts service's export (admins and the
+        platform only: it ignores record visibility)."""
+        require_role(self.caller, (ADMIN,), "export personal data")
+        return {"deals": list(self.store[DEALS].iterate({"contact_id": contact_id}, [("created_at", 1)]))}
+
+    @handle_event("contacts", "contact_erased")
+    def on_contact_erased(self, tx, event) -> None:
+        # A deal is a business record with no personal field (title, amount, stages, owner): it
+        # stays, still pointing at the erased contact's id, which resolves to nobody any more.
+        deals = tx[DEALS].count({"contact_id": event.payload["id"]})
+        self.emit(
+            tx,
+            events.PERSONAL_DATA_ERASED,
+            {
+                "contact_id": event.payload["id"],
+                "erasure_id": event.payload["erasure_id"],
+                "service": self.name,
+                "detail": {"deals_kept": deals, "scrubbed": 0},
+            },
+        )

@@ -11,18 +11,34 @@ def _digits(phone: str | None) -> str:
     return re.sub(r"\D", "", phone or "")
 
 
+def _custom_text(record: dict) -> str:
+    """Custom field values are searchable: text and choices as written, numbers and dates too."""
+    values = []
+    for value in (record.get("custom_fields") or {}).values():
+        values.extend(value if isinstance(value, list) else [value])
+    return " ".join(str(v) for v in values if v is not None and not isinstance(v, bool))
+
+
+def _phones(*phones: str | None) -> list[str]:
+    """Each phone as written and as bare digits, so any fragment of either finds it."""
+    return [form for phone in phones if phone for form in (phone, _digits(phone))]
+
+
 def contact_doc(contact: dict) -> SearchDoc:
     # Both name orders are searchable; the title is the contacts service's display name.
-    names = " ".join(filter(None, [contact.get("first_name"), contact.get("last_name")]))
+    names = " ".join(filter(None, [contact.get("first_name"), contact.get("last_name"), contact.get("local_name")]))
     body = " ".join(
         filter(
             None,
             [
                 names,
                 contact.get("email"),
-                contact.get("phone"),
-                _digits(contact.get("phone")),
+                *(contact.get("other_emails") or []),
+                *_phones(contact.get("phone"), *(contact.get("other_phones") or [])),
+                contact.get("title"),
                 " ".join(contact.get("tags") or []),
+                " ".join(contact.get("interests") or []),
+                _custom_text(contact),
             ],
         )
     )
@@ -44,7 +60,22 @@ def contact_doc(contact: dict) -> SearchDoc:
 
 
 def company_doc(company: dict) -> SearchDoc:
-    body = " ".join(filter(None, [company.get("tax_id"), company.get("industry")]))
+    body = " ".join(
+        filter(
+            None,
+            [
+                company.get("local_name"),
+                company.get("tax_id"),
+                company.get("account_number"),
+                company.get("industry"),
+                company.get("email"),
+                *_phones(company.get("phone")),
+                company.get("website"),
+                " ".join(company.get("tags") or []),
+                _custom_text(company),
+            ],
+        )
+    )
     return SearchDoc(
         "company",
         company["id"],
