@@ -1,5 +1,5 @@
 """Loads a realistic demo data set through the gateway, once: a small sales and support organisation,
-companies, contacts with Chinese and Western names, deals and tickets.
+companies, contacts with Chinese and Western names, custom fields, interactions, deals and tickets.
 
 `python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
 gateway's documented development admin when they are not set.
@@ -25,6 +25,21 @@ COMPANIES = [
     ("Tailspin Toys", "retail", "11-50"),
     ("Adventure Works Cycles", "manufacturing", "201-500"),
     ("Litware Analytics", "software", "51-200"),
+]
+REGIONS = ["华东", "华北", "华南", "西南", "North America", "Europe"]
+CUSTOM_FIELDS = [
+    {"entity": "contact", "key": "region", "label": "Region", "type": "choice", "choices": REGIONS},
+    {"entity": "contact", "key": "wechat_id", "label": "WeChat ID", "type": "text", "max_length": 64},
+    {"entity": "company", "key": "annual_revenue", "label": "Annual revenue (CNY)", "type": "number"},
+]
+INTERACTIONS = [
+    ("call", "Intro call", "interested"),
+    ("call", "Follow-up on pricing", "asked for a proposal"),
+    ("email", "Sent the brochure", None),
+    ("meeting", "On-site demo", "positive"),
+    ("visit", "Quarterly business review", "renewal likely"),
+    ("chat", "WeChat questions about delivery", "answered"),
+    ("note", "Prefers calls after 14:00", None),
 ]
 CHINESE_FAMILY = ["张", "王", "李", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭"]
 CHINESE_GIVEN = [
@@ -198,17 +213,23 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
     people = organisation(admin, password)
     # Most customers belong to a rep; some wait in the pool (owner_id null).
     owners = [people["li.rep@crm.local"]] * 3 + [people["tom.rep@crm.local"]] * 3 + [None]
-    counts = {"users": len(DEMO_USERS), "companies": 0, "contacts": 0, "deals": 0, "tickets": 0}
+    counts = {"users": len(DEMO_USERS), "companies": 0, "contacts": 0, "interactions": 0, "deals": 0, "tickets": 0}
+    for definition in CUSTOM_FIELDS:
+        admin.call("POST", "/custom-fields", definition)
     companies = []
     for name, industry, size in COMPANIES:
         body = {"name": name, "industry": industry, "size": size, "owner_id": rng.choice(owners)}
         companies.append(admin.call("POST", "/companies", body))
         counts["companies"] += 1
     contacts = []
+    taken: set[tuple[str, str, str]] = set()  # one name per company: the same name there is a duplicate
     for i in range(120):
         company = rng.choice(companies)
         if any("\u4e00" <= ch <= "\u9fff" for ch in company["name"]):
             family, given = rng.choice(CHINESE_FAMILY), rng.choice(CHINESE_GIVEN)
+            while (family, given, company["id"]) in taken:
+                family, given = rng.choice(CHINESE_FAMILY), rng.choice(CHINESE_GIVEN)
+            taken.add((family, given, company["id"]))
             body = {
                 "last_name": family,
                 "first_name": given,
@@ -217,6 +238,9 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
             }
         else:
             first, last = rng.choice(WESTERN_FIRST), rng.choice(WESTERN_LAST)
+            while (first, last, company["id"]) in taken:
+                first, last = rng.choice(WESTERN_FIRST), rng.choice(WESTERN_LAST)
+            taken.add((first, last, company["id"]))
             body = {
                 "first_name": first,
                 "last_name": last,
@@ -228,9 +252,19 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
             company_id=company["id"],
             lifecycle_stage=rng.choice(STAGES),
             tags=rng.sample(["vip", "newsletter", "trade-show", "partner", "referral"], rng.randint(0, 2)),
+            source_channel=rng.choice(["web", "referral", "event", "campaign", "cold_call"]),
+            custom_fields={"region": rng.choice(REGIONS)},
         )
         contacts.append(admin.call("POST", "/contacts", body))
         counts["contacts"] += 1
+    for contact in rng.sample(contacts, 60):
+        kind, subject, outcome = rng.choice(INTERACTIONS)
+        admin.call(
+            "POST",
+            "/interactions",
+            {"kind": kind, "contact_id": contact["id"], "subject": subject, "outcome": outcome},
+        )
+        counts["interactions"] += 1
     for contact in rng.sample([c for c in contacts if c["owner_id"]], 40):
         admin.call(
             "POST",

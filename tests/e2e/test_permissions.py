@@ -44,8 +44,10 @@ def org(api):
             "/contacts",
             {"first_name": label, "last_name": TAG, "company_id": company["id"], "owner_id": owner, **extra},
         )
+        interaction = api.create("/interactions", {"kind": "call", "contact_id": contact["id"], "subject": TAG})
         records[f"company_{label}"] = ("companies", company["id"])
         records[f"contact_{label}"] = ("contacts", contact["id"])
+        records[f"interaction_{label}"] = ("interactions", interaction["id"])
         return contact
 
     for label, owner in [("a", uid["rep_a"]), ("b", uid["rep_b"]), ("c", uid["rep_c"]), ("pool", None)]:
@@ -75,6 +77,11 @@ def org(api):
 
 
 EVERYTHING = {
+    "interaction_a",
+    "interaction_b",
+    "interaction_c",
+    "interaction_pool",
+    "interaction_shared",
     "company_a",
     "contact_a",
     "deal_a",
@@ -94,6 +101,9 @@ EVERYTHING = {
 # What each role sees, from the visibility table of the API (rep C owns c and shared; care handles ticket_c).
 # The East manager and the East viewer both reach what East's reps (a, b) own, the pool, and rep B's ticket.
 EAST_TEAM_REACH = {
+    "interaction_a",
+    "interaction_b",
+    "interaction_pool",
     "company_a",
     "contact_a",
     "deal_a",
@@ -107,8 +117,17 @@ EAST_TEAM_REACH = {
 VISIBLE = {
     "admin": EVERYTHING,
     "manager": EAST_TEAM_REACH,
-    "rep_a": {"company_a", "contact_a", "deal_a", "company_pool", "contact_pool", "contact_shared"},
+    "rep_a": {
+        "company_a",
+        "contact_a",
+        "deal_a",
+        "company_pool",
+        "contact_pool",
+        "contact_shared",
+        *("interaction_a", "interaction_pool", "interaction_shared"),
+    },
     "rep_c": {
+        *("interaction_c", "interaction_pool", "interaction_shared"),
         "company_c",
         "contact_c",
         "deal_c",
@@ -122,9 +141,15 @@ VISIBLE = {
     "viewer": EAST_TEAM_REACH,
 }
 
+# Support agents read the customers linked to their tickets, and those customers' interactions on
+# their timelines, not in the interaction list (interactions follow the customer's owner and shares).
 # Search follows the same table, except that support agents find their tickets only: the customers
 # linked to those tickets are reached through the ticket and the contact lists (services/search/README.md).
-SEARCH_VISIBLE = {**VISIBLE, "support": {"ticket_c"}}
+# Interactions are not indexed for search yet.
+SEARCH_VISIBLE = {
+    **{who: {name for name in names if not name.startswith("interaction_")} for who, names in VISIBLE.items()},
+    "support": {"ticket_c"},
+}
 
 
 def _client(org, api, who):
@@ -145,7 +170,7 @@ def test_lists_hold_only_records_in_reach(org, api, who):
     client = _client(org, api, who)
     by_id = {record_id: name for name, (_, record_id) in org["records"].items()}
     seen = set()
-    for path in ("companies", "contacts", "deals", "tickets"):
+    for path in ("companies", "contacts", "interactions", "deals", "tickets"):
         cursor = None
         while True:
             params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
@@ -211,6 +236,30 @@ def test_writes_follow_roles_and_reach(org, api):
         "/deals", {"title": "x", "amount": "1.00", "currency": "CNY", "contact_id": records["contact_b"][1]}
     )
     assert refused.status_code == 422
+
+
+def test_interactions_and_custom_fields_follow_roles_and_reach(org, api):
+    users, records = org["users"], org["records"]
+    contact_a, contact_b = records["contact_a"][1], records["contact_b"][1]
+    interaction_a = records["interaction_a"][1]
+    call = {"kind": "call", "contact_id": contact_a, "subject": "matrix call"}
+    assert users["viewer"].post("/interactions", call).status_code == 403
+    assert users["support"].post("/interactions", call).status_code == 403
+    assert users["rep_a"].post("/interactions", {**call, "contact_id": contact_b}).status_code == 422
+    assert users["rep_a"].post("/interactions", call).status_code == 201
+    # Logged by the admin on rep A's customer: rep A reads it but changes only what they logged.
+    assert users["rep_b"].patch(f"/interactions/{interaction_a}", {"outcome": "x"}).status_code == 404
+    assert users["rep_a"].patch(f"/interactions/{interaction_a}", {"outcome": "x"}).status_code == 403
+    assert users["manager"].patch(f"/interactions/{interaction_a}", {"outcome": "done"}).status_code == 200
+    definition = {"entity": "contact", "key": "matrix_score", "label": "Score", "type": "number"}
+    assert users["manager"].post("/custom-fields", definition).status_code == 403
+    created = api.create("/custom-fields", definition)
+    assert users["viewer"].get(f"/custom-fields/{created['id']}").status_code == 200
+    assert users["rep_a"].patch(f"/custom-fields/{created['id']}", {"label": "x"}).status_code == 403
+    assert (
+        users["rep_a"].patch(f"/contacts/{contact_a}", {"custom_fields": {"matrix_score": "high"}}).status_code == 422
+    )
+    assert users["rep_a"].patch(f"/contacts/{contact_a}", {"custom_fields": {"matrix_score": 7}}).status_code == 200
 
 
 def test_mass_assignment_of_server_owned_fields_is_refused(org):

@@ -146,14 +146,14 @@ class CustomFieldsRpc:
         return {"data": items, "next_cursor": None}
 
     @rpc
-    def get_custom_field(self, field_id: str) -> dict:
-        found = self.store[CUSTOM_FIELDS].get(field_id)
+    def get_custom_field(self, custom_field_id: str) -> dict:
+        found = self.store[CUSTOM_FIELDS].get(custom_field_id)
         if found is None:
-            raise NotFound(f"custom field {field_id} not found")
+            raise NotFound(f"custom field {custom_field_id} not found")
         return found
 
     @rpc
-    def update_custom_field(self, field_id: str, data: dict, expected_version: int | None = None) -> dict:
+    def update_custom_field(self, custom_field_id: str, data: dict, expected_version: int | None = None) -> dict:
         require_role(self.caller, (ADMIN,), "change custom fields")
         updatable = {name: schemas.CUSTOM_FIELD_DEFINITION.get(name) for name in schemas.CUSTOM_FIELD_UPDATABLE}
         updatable["active"] = schemas.Field("bool", nullable=False)
@@ -163,18 +163,18 @@ class CustomFieldsRpc:
             raise ValidationFailed("a custom field's entity, key and type are fixed", refused)
         changes = validate(data, updatable, partial=True, server_owned=schemas.CUSTOM_FIELD_SERVER_OWNED)
         with self.store.transaction() as tx:
-            current = tx[CUSTOM_FIELDS].get(field_id)
+            current = tx[CUSTOM_FIELDS].get(custom_field_id)
             if current is None:
-                raise NotFound(f"custom field {field_id} not found")
+                raise NotFound(f"custom field {custom_field_id} not found")
             if expected_version is not None and current["version"] != expected_version:
-                raise PreconditionFailed(f"custom field {field_id} is at version {current['version']}")
+                raise PreconditionFailed(f"custom field {custom_field_id} is at version {current['version']}")
             check_definition(changes, current)
             stored = tx[CUSTOM_FIELDS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
             self.emit(tx, "custom_field_changed", stored)
         return stored
 
     @rpc
-    def delete_custom_field(self, field_id: str, expected_version: int | None = None) -> None:
+    def delete_custom_field(self, custom_field_id: str, expected_version: int | None = None) -> None:
         """Retires a definition: records keep their values (history is never lost), new writes
         may no longer set it. Make it active again with an update."""
-        self.update_custom_field(field_id, {"active": False}, expected_version)
+        self.update_custom_field(custom_field_id, {"active": False}, expected_version)
