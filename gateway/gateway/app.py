@@ -46,6 +46,8 @@ def create_app(
     store = store or open_gateway_store()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
+    # CSV uploads (POST /imports) alone may be larger: GATEWAY_MAX_UPLOAD_BYTES, default 50 MiB.
+    app.config["MAX_UPLOAD_BYTES"] = int_setting("GATEWAY_MAX_UPLOAD_BYTES", 50 * 1_048_576)
     app.config["ACCESS_LOG"] = bool(os.environ.get("GATEWAY_ACCESS_LOG"))
     app.json.sort_keys = False
     app.extensions["rpc"] = rpc or RpcPool(
@@ -69,6 +71,8 @@ def create_app(
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
         set_request_id(g.request_id)
+        if request.endpoint in api.UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["MAX_UPLOAD_BYTES"]
 
     @app.after_request
     def finish_request(response: Response) -> Response:

@@ -1,5 +1,6 @@
 """The gateway app on its own (an in-memory RPC pool): its OpenAPI document and error mapping."""
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -9,9 +10,9 @@ from openapi_spec_validator import validate
 
 from crm_common.errors import Conflict, NotFound, ServiceUnavailable
 from crm_common.listing import API_OPERATORS
-from gateway.api import SERVICES_WITH_DEAD_LETTERS
+from gateway.api import HISTORIED, RESOURCES, SERVICES_WITH_DEAD_LETTERS
 from gateway.auth import PUBLIC_ENDPOINTS
-from gateway.openapi import METHODS, openapi_document, render
+from gateway.openapi import LISTS, METHODS, openapi_document, render
 from gateway.rpc import RemoteFailure
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi.json"
@@ -99,16 +100,17 @@ def test_every_operation_follows_the_conventions(document):
 
 
 def test_the_filter_parameter_documents_its_grammar(document):
-    lists = 0
+    filters = set()
     for path, method, operation in _operations(document):
         for param in operation.get("parameters", []):
             if param.get("name") != "filter":
                 continue
-            lists += 1
             grammar = param["description"]
             assert all(word in grammar for word in ('"and"', '"or"', '"not"', "custom_fields.", *API_OPERATORS))
-            assert param["content"]["application/json"]["schema"]["$ref"].endswith("Filter"), f"{method} {path}"
-    assert lists == 7  # companies, contacts, deals, tickets, users, teams, api-keys
+            schema = param["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            assert schema.endswith("Filter"), f"{method} {path}"
+            filters.add(schema)
+    assert filters == {f"{item}Filter" for item in LISTS}  # each list's grammar is used by some list
 
 
 def test_the_committed_document_is_current():
@@ -119,11 +121,18 @@ def test_the_committed_document_is_current():
 
 # The request bodies and list parameters of the document against the field tables the services and
 # the identity directory validate with: a field added to a service and not to the document fails here.
+
+
+# (schema, module, table: a name in the module or a function answering the fields)
 BODIES = [
     ("CompanyInput", "contacts.schemas", "COMPANY_FIELDS"),
     ("CompanyUpdate", "contacts.schemas", "COMPANY_FIELDS"),
     ("ContactInput", "contacts.schemas", "CONTACT_FIELDS"),
     ("ContactUpdate", "contacts.schemas", "CONTACT_FIELDS"),
+    ("InteractionInput", "contacts.schemas", "INTERACTION_FIELDS"),
+    ("InteractionUpdate", "contacts.schemas", "INTERACTION_UPDATABLE"),
+    ("CustomFieldInput", "contacts.schemas", "CUSTOM_FIELD_DEFINITION"),
+    ("CustomFieldUpdate", "contacts.schemas", "CUSTOM_FIELD_UPDATE"),
     ("DealInput", "sales.schemas", "DEAL_FIELDS"),
     ("DealUpdate", "sales.schemas", "DEAL_UPDATE_FIELDS"),
     ("TicketInput", "service_desk.schemas", "TICKET_FIELDS"),
@@ -133,6 +142,7 @@ BODIES = [
     ("TeamInput", "gateway.identity.directory", "TEAM_FIELDS"),
     ("TeamUpdate", "gateway.identity.directory", "TEAM_FIELDS"),
     ("ApiKeyInput", "gateway.identity.directory", "API_KEY_FIELDS"),
+    ("ErasureRequest", "contacts.personal_data", "ERASE_FIELDS"),
 ]
 JSON_TYPES = {
     "text": "string",
@@ -144,9 +154,13 @@ JSON_TYPES = {
     "datetime": "string",
     "bool": "boolean",
     "int": "integer",
+    "number": "number",
     "tags": "array",
     "ids": "array",
     "choices": "array",
+    "emails": "array",
+    "phones": "array",
+    "records": "array",
     "object": "object",
 }
 
@@ -160,26 +174,63 @@ def _types(schema: dict) -> set:
     return {kinds} if isinstance(kinds, str) else set(kinds)
 
 
-@pytest.mark.parametrize("schema_name,module,table", BODIES)
-def test_request_bodies_match_the_fields_the_services_accept(document, schema_name, module, table):
-    fields = _table(module, table)
-    schema = document["components"]["schemas"][schema_name]
-    assert schema["additionalProperties"] is False
-    assert set(schema["properties"]) == set(fields)
-    required = {name for name, spec in fields.items() if spec.required}
-    assert set(schema["required"]) == (set() if schema_name.endswith("Update") else required)
+def _check_fields(where: str, schema: dict, fields: dict, required: set) -> None:
+    """`schema` is a closed object of exactly `fields`, each with its type, null, lengths and items."""
+    assert schema["additionalProperties"] is False, where
+    assert set(schema["properties"]) == set(fields), where
+    assert set(schema["required"]) == required, where
     for name, spec in fields.items():
-        prop = schema["properties"][name]
+        prop, at = schema["properties"][name], f"{where}.{name}"
         takes_null = "null" in _types(prop) or None in prop.get("enum", [])
-        assert takes_null == (spec.nullable and not spec.required), f"{schema_name}.{name}: null"
+        assert takes_null == (spec.nullable and not spec.required), f"{at}: null"
         if spec.kind == "choice":
-            assert set(prop["enum"]) - {None} == set(spec.choices), f"{schema_name}.{name}"
+            assert set(prop["enum"]) - {None} == set(spec.choices), at
         else:
-            assert JSON_TYPES[spec.kind] in _types(prop), f"{schema_name}.{name}: type"
+            assert JSON_TYPES[spec.kind] in _types(prop), f"{at}: type"
         if spec.kind == "choices":
-            assert set(prop["items"]["enum"]) == set(spec.choices), f"{schema_name}.{name}"
+            assert set(prop["items"]["enum"]) == set(spec.choices), at
         if spec.kind in ("text", "id", "email", "phone"):
-            assert prop["maxLength"] == spec.max_length, f"{schema_name}.{name}: maxLength"
+            assert prop["maxLength"] == spec.max_length, f"{at}: maxLength"
+        if spec.kind in ("emails", "phones", "records"):
+            assert prop["maxItems"] == spec.max_items, f"{at}: maxItems"
+        if spec.kind in ("emails", "phones"):
+            item = prop["items"]
+            assert item["maxLength"] == spec.max_length and _types(item) == {"string"}, f"{at}: items"
+        if spec.kind == "records":
+            inner = {n for n, s in spec.fields.items() if s.required}
+            _check_fields(f"{at}[]", prop["items"], spec.fields, inner)
+
+
+@pytest.mark.parametrize(
+    "schema_name,module,table", BODIES, ids=lambda value: value.__name__ if callable(value) else None
+)
+def test_request_bodies_match_the_fields_the_services_accept(document, schema_name, module, table):
+    fields = table() if callable(table) else _table(module, table)
+    required = set() if schema_name.endswith("Update") else {name for name, spec in fields.items() if spec.required}
+    _check_fields(schema_name, document["components"]["schemas"][schema_name], fields, required)
+
+
+def _held(item: str) -> set:
+    """The fields of a record as its service builds it (the store adds `version`)."""
+    schemas = pytest.importorskip("contacts.schemas")
+    domain = pytest.importorskip("contacts.domain")
+    now = "2024-05-01T00:00:00.000000Z"
+    if item == "Company":
+        return set(domain.new_company({"name": "Acme"}, "u1", now))
+    if item == "Contact":
+        return set(domain.new_contact({"first_name": "Ada"}, "u1", now))
+    if item == "Interaction":
+        return {*schemas.INTERACTION_FIELDS, *schemas.INTERACTION_SERVER_OWNED}
+    return {*schemas.CUSTOM_FIELD_DEFINITION, *schemas.CUSTOM_FIELD_SERVER_OWNED, "active"}
+
+
+@pytest.mark.parametrize("item", ["Company", "Contact", "Interaction", "CustomField"])
+def test_answers_document_every_field_a_record_holds(document, item):
+    """Every field of a record as the service answers it is documented, and none required that it may lack."""
+    held = _held(item) | {"version"}
+    schema = document["components"]["schemas"][item]
+    assert sorted(held - set(schema["properties"])) == [], "held but not documented"
+    assert sorted(set(schema["required"]) - held) == [], "required but not held"
 
 
 LIST_TABLES = [
@@ -187,6 +238,7 @@ LIST_TABLES = [
     ("Contact", "contacts.schemas", "CONTACT_FILTERABLE", "CONTACT_SORTABLE", "/contacts"),
     ("Deal", "sales.schemas", "DEAL_FILTERABLE", "DEAL_SORTABLE", "/deals"),
     ("Ticket", "service_desk.schemas", "TICKET_FILTERABLE", "TICKET_SORTABLE", "/tickets"),
+    ("Interaction", "contacts.schemas", "INTERACTION_FILTERABLE", "INTERACTION_SORTABLE", "/interactions"),
     ("User", "gateway.identity.directory", "USER_FILTERABLE", None, "/users"),
 ]
 
@@ -209,6 +261,48 @@ def test_enumerated_path_and_query_values_match_the_app(document):
     timeline = document["paths"]["/contacts/{id}/timeline"]["get"]["parameters"]
     kinds = next(p for p in timeline if p.get("name") == "kind")["schema"]["items"]["enum"]
     assert set(kinds) == set(_table("contacts.schemas", "TIMELINE_KINDS"))
+    entities = document["paths"]["/custom-fields"]["get"]["parameters"]
+    entities = next(p for p in entities if p.get("name") == "entity")["schema"]["enum"]
+    assert set(entities) == set(_table("contacts.schemas", "CUSTOM_FIELD_ENTITIES"))
+    contact = document["components"]["schemas"]["Contact"]["properties"]
+    assert set(contact["value_grade"]["enum"]) == {*_table("contacts.handlers", "GRADES"), None}
+    assert set(contact["churn_risk"]["enum"]) == {*_table("contacts.handlers", "CHURN_LEVELS"), None}
+
+
+def test_as_of_is_documented_where_the_gateway_forwards_it(document):
+    for path, (_, noun, _, _) in RESOURCES.items():
+        params = document["paths"][f"/{path}/{{id}}"]["get"].get("parameters", [])
+        assert any(p.get("name") == "as_of" for p in params) == (noun in HISTORIED), path
+    for subject in ("contacts", "companies"):
+        params = document["paths"][f"/{subject}/{{id}}/timeline"]["get"]["parameters"]
+        assert any(p.get("name") == "as_of" for p in params), subject
+
+
+def test_as_of_is_forwarded_for_customers_only(client, rpc):
+    rpc.answers[("contacts", "get_contact")] = {"id": "c1", "version": 2}
+    rpc.answers[("contacts", "get_interaction")] = {"id": "i1", "version": 1}
+    assert client.get("/api/v1/contacts/c1?as_of=2024-05-01").status_code == 200
+    assert client.get("/api/v1/interactions/i1?as_of=2024-05-01").status_code == 200
+    assert [call[3] for call in rpc.calls] == [{"contact_id": "c1", "as_of": "2024-05-01"}, {"interaction_id": "i1"}]
+
+
+@pytest.mark.parametrize("path", sorted(RESOURCES))
+def test_the_generic_routes_call_the_services_with_their_parameter_names(path):
+    """The RESOURCES table and the RPC methods it calls (`<noun>_id`, `data`, `query`, ...) agree."""
+    service, noun, plural, deletable = RESOURCES[path]
+    module = pytest.importorskip(f"{service}.service")
+    cls = next(v for v in vars(module).values() if isinstance(v, type) and getattr(v, "name", None) == service)
+    calls = {
+        f"create_{noun}": {"data"},
+        f"list_{plural}": {"query"},
+        f"get_{noun}": {f"{noun}_id", *(["as_of"] if noun in HISTORIED else [])},
+        f"update_{noun}": {f"{noun}_id", "data", "expected_version"},
+    }
+    if deletable:
+        calls[f"delete_{noun}"] = {f"{noun}_id", "expected_version"}
+    for method, names in calls.items():
+        taken = set(inspect.signature(getattr(cls, method)).parameters) - {"self"}
+        assert names <= taken, f"{service}.{method}({', '.join(sorted(taken))}) is called with {sorted(names)}"
 
 
 def test_the_docs_page_lists_the_operations(client):

@@ -1,5 +1,6 @@
 """Typed errors that cross RPC and map to HTTP problem statuses at the gateway."""
 
+import json
 from typing import Any
 
 
@@ -39,9 +40,16 @@ class Conflict(CrmError):
 
     status, title = 409, "Conflict"
 
-    def __init__(self, detail: str = "", matches: list | None = None):
-        super().__init__(detail, matches or [])
-        self.matches = matches or []
+    def __init__(self, detail: str = "", matches: list | str | None = None):
+        # nameko turns every non-string scalar in an error's args into text (None -> "None",
+        # 0.9 -> "0.9"), so the matches, whole records, cross RPC as one JSON text.
+        if isinstance(matches, str):
+            try:
+                matches = json.loads(matches)
+            except ValueError:
+                matches = [matches]
+        self.matches = list(matches or [])
+        super().__init__(detail, json.dumps(self.matches, ensure_ascii=False))
 
     def problem(self) -> dict:
         return {**super().problem(), "matches": self.matches}

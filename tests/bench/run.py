@@ -8,8 +8,12 @@ token of the admin, signed in once: both gateway rows (ping and the RPC read) pa
 store). Rate limits are set far above the load, so no request is throttled. The naive gateway checks no
 credential: it stands for the cheapest possible hop.
 
+Last, the import figure (tests/bench/imports.py): BENCH_IMPORT_ROWS (100000; 0 leaves it out) contacts
+from a CSV through the gateway, with dedupe, timed from the POST until the import job completes.
+
 Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
-BENCH_FRESHNESS_WRITES (50), BENCH_GENERATOR (auto | wrk | python), GATEWAY_WORKERS / GATEWAY_THREADS.
+BENCH_FRESHNESS_WRITES (50), BENCH_IMPORT_ROWS (100000), BENCH_GENERATOR (auto | wrk | python),
+GATEWAY_WORKERS / GATEWAY_THREADS.
 """
 
 import http.client
@@ -34,6 +38,7 @@ from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import GATEWAY, ROOT, SERVICES, Stack, ensure_broker
 from crm_common.testing import private_vhost
 from tests.bench import cpu
+from tests.bench.imports import DRAIN_TIMEOUT_SECONDS, IMPORT_TARGET_SECONDS, IMPORT_TIMEOUT_SECONDS, measure_import
 from tests.bench.load import Generator, LoadResult, choose_generator, percentile
 
 PORT_OFFSET = 2100
@@ -79,6 +84,7 @@ class Settings:
     concurrency: int
     freshness_writes: int
     generator: str
+    import_rows: int = 100_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -88,18 +94,19 @@ class Settings:
             concurrency=_positive_int("BENCH_CONCURRENCY", 16),
             freshness_writes=_positive_int("BENCH_FRESHNESS_WRITES", 50),
             generator=os.environ.get("BENCH_GENERATOR", "auto"),
+            import_rows=_positive_int("BENCH_IMPORT_ROWS", 100_000, minimum=0),
         )
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name) or str(default)
     try:
         # wrk takes whole seconds, so fractional settings are rounded rather than refused.
         value = round(float(raw))
     except ValueError:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
-    if value < 1:
-        raise SystemExit(f"{name} must be at least 1, got {raw!r}")
+    if value < minimum:
+        raise SystemExit(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
@@ -149,6 +156,8 @@ def token_ttl_seconds(settings: Settings) -> int:
     rows = 4
     worst_freshness = settings.freshness_writes * (FRESHNESS_TIMEOUT_SECONDS + 1)
     planned = rows * (settings.warmup_seconds + settings.seconds) + worst_freshness
+    if settings.import_rows:
+        planned += IMPORT_TIMEOUT_SECONDS + DRAIN_TIMEOUT_SECONDS
     return max(MIN_TOKEN_TTL_SECONDS, int(2 * planned) + 600)
 
 
@@ -352,7 +361,7 @@ def machine_info(generator: Generator) -> dict:
     }
 
 
-def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
+def checks(results: dict[str, LoadResult], freshness: dict, imported: dict | None = None) -> list[dict]:
     rpc = results["rpc_get"].ok_rps
 
     def ratio(name: str, other: str, target: float) -> dict:
@@ -375,6 +384,18 @@ def checks(results: dict[str, LoadResult], freshness: dict) -> list[dict]:
             "target": f"<= {FRESHNESS_P95_TARGET_MS:g} ms",
             "pass": freshness["p95_ms"] <= FRESHNESS_P95_TARGET_MS and freshness["timeouts"] == 0,
         },
+        *(
+            [
+                {
+                    "name": f"import {imported['rows'] // 1000}k rows",
+                    "value": imported["seconds"],
+                    "target": f"<= {IMPORT_TARGET_SECONDS:g} s",
+                    "pass": imported["status"] == "completed" and imported["seconds"] <= IMPORT_TARGET_SECONDS,
+                }
+            ]
+            if imported
+            else []
+        ),
     ]
 
 
@@ -427,7 +448,7 @@ def render(report: dict) -> str:
         )
     lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
     for check in report["checks"]:
-        unit = " ms" if check["name"].startswith("search") else "x"
+        unit = " ms" if check["name"].startswith("search") else " s" if check["name"].startswith("import") else "x"
         value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
         lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
     lines += [
@@ -437,6 +458,23 @@ def render(report: dict) -> str:
         ),
         "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts",
     ]
+    imported = report.get("import")
+    if imported:
+        drained, found = imported["outbox_drained_seconds"], imported["search_caught_up_seconds"]
+        per_row = imported["cpu_ms_per_row"]["ms_per_request"]
+        lines += [
+            (
+                f"  import: {imported['rows']} rows ({imported['csv_bytes'] / 1e6:.1f} MB CSV, "
+                f"{imported['repeated_rows']} repeating an earlier row) {imported['status']} in "
+                f"{imported['seconds']:.1f} s = {imported['rows_per_second']:.0f} rows/s (upload answered in "
+                f"{imported['upload_seconds']:.1f} s); created {imported['created']}, skipped {imported['skipped']}, "
+                f"failed {imported['failed']}"
+            ),
+            (
+                f"  after the POST: outbox drained at {_fmt(drained)} s, search found the last row at {_fmt(found)} s; "
+                "CPU ms per row: " + ", ".join(f"{name} {_fmt(ms, 2)}" for name, ms in per_row.items())
+            ),
+        ]
     for name, row in report["throughput"].items():
         if row["errors"]:
             log = "naive_gateway.log" if name.startswith("naive") else "gateway.log"
@@ -489,6 +527,14 @@ def run(settings: Settings) -> dict:
         results, cpu_use = measure_throughput(generator, settings, targets, cpu_groups(stack, naive), auth)
         print(f"freshness: {settings.freshness_writes} writes ...", flush=True)
         freshness = measure_freshness(stack.gateway_url, settings.freshness_writes, auth)
+        imported = None
+        if settings.import_rows:
+            # Last: the outbox then has the import's events to publish, which would disturb the rows above.
+            print(f"import: {settings.import_rows} rows through POST /api/v1/imports ...", flush=True)
+            contacts_url = f"http://127.0.0.1:{stack.port(SERVICES[0])}"
+            imported = measure_import(
+                stack.gateway_url, contacts_url, auth, settings.import_rows, cpu_groups(stack, naive)
+            )
     return {
         "timestamp": timestamp,
         "machine": machine,
@@ -500,6 +546,7 @@ def run(settings: Settings) -> dict:
             "gateway_workers": int(os.environ.get("GATEWAY_WORKERS", "2")),
             "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
             "freshness_writes": settings.freshness_writes,
+            "import_rows": settings.import_rows,
         },
         "authentication": {
             "note": authentication_note(),
@@ -521,7 +568,8 @@ def run(settings: Settings) -> dict:
         "throughput": {name: result.to_dict() for name, result in results.items()},
         "cpu": cpu_use,
         "freshness": freshness,
-        "checks": checks(results, freshness),
+        "import": imported,
+        "checks": checks(results, freshness, imported),
     }
 
 

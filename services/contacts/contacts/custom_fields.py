@@ -15,7 +15,6 @@ from .store import CUSTOM_FIELDS
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DEFAULT_TEXT_LENGTH = 500
-MAX_CHOICES = 200
 
 
 def check_definition(fields: dict, current: dict | None = None) -> dict:
@@ -29,8 +28,8 @@ def check_definition(fields: dict, current: dict | None = None) -> dict:
     if kind in ("choice", "multi_choice"):
         if not choices:
             errors.append({"field": "choices", "message": f"a {kind} field needs its choices"})
-        elif len(choices) > MAX_CHOICES or len(set(choices)) != len(choices):
-            errors.append({"field": "choices", "message": f"must be at most {MAX_CHOICES} distinct values"})
+        elif len(set(choices)) != len(choices):
+            errors.append({"field": "choices", "message": "must not repeat a value"})
     elif "choices" in fields and choices:
         errors.append({"field": "choices", "message": f"a {kind} field has no choices"})
     if fields.get("max_length") is not None:
@@ -121,6 +120,7 @@ class CustomFieldsRpc:
             "updated_at": now,
         }
         with self.store.transaction() as tx:
+            # The unique index on (entity, key) settles two concurrent creates; this names the match.
             taken = tx[CUSTOM_FIELDS].find({"entity": definition["entity"], "key": definition["key"]}, limit=1).items
             if taken:
                 raise Conflict(f"a {definition['entity']} custom field named {definition['key']} exists", taken)
@@ -131,6 +131,9 @@ class CustomFieldsRpc:
     @rpc
     def list_custom_fields(self, query: dict) -> dict:
         """Every definition (they are few), by entity and key; `where` may name `entity` and `active`."""
+        paging = sorted({"limit", "cursor", "sort", "filter"} & set(query or {}))
+        if paging:
+            raise BadRequest(f"custom fields come in one page: {', '.join(paging)} is not taken here")
         where = (query or {}).get("where") or {}
         unknown = sorted(set(where) - {"entity", "active"})
         if unknown:
@@ -155,13 +158,13 @@ class CustomFieldsRpc:
     @rpc
     def update_custom_field(self, custom_field_id: str, data: dict, expected_version: int | None = None) -> dict:
         require_role(self.caller, (ADMIN,), "change custom fields")
-        updatable = {name: schemas.CUSTOM_FIELD_DEFINITION.get(name) for name in schemas.CUSTOM_FIELD_UPDATABLE}
-        updatable["active"] = schemas.Field("bool", nullable=False)
         fixed = ("entity", "key", "type")
         refused = [{"field": n, "message": "is fixed once defined"} for n in fixed if n in (data or {})]
         if refused:
             raise ValidationFailed("a custom field's entity, key and type are fixed", refused)
-        changes = validate(data, updatable, partial=True, server_owned=schemas.CUSTOM_FIELD_SERVER_OWNED)
+        changes = validate(
+            data, schemas.CUSTOM_FIELD_UPDATE, partial=True, server_owned=schemas.CUSTOM_FIELD_SERVER_OWNED
+        )
         with self.store.transaction() as tx:
             current = tx[CUSTOM_FIELDS].get(custom_field_id)
             if current is None:

@@ -112,7 +112,7 @@ class CustomersRpc:
         flt: dict = {"subject_id": subject_id}
         if as_of is not None:
             flt["valid_from"] = {"$lte": as_of}
-        found = source[HISTORY].find(flt, [("version", -1)], 1).items
+        found = source[HISTORY].find(flt, [("record_version", -1)], 1).items
         return found[0] if found else None
 
     def _visible_or_deleted(self, source, subject_type: str, subject_id: str, reach: Reach) -> dict:

@@ -26,11 +26,15 @@ MAX_LINKED_SUBJECTS = 1000
 
 def utc_timestamp(value: str) -> str:
     """An ISO 8601 date or time as the store keeps timestamps (UTC, microseconds, Z), so they
-    compare as text; a date is its first moment, a time without an offset is UTC. ValueError if invalid."""
+    compare as text; a date is its first moment, a time without an offset is UTC. ValueError if
+    invalid, also for a moment whose UTC form falls outside years 1-9999."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:
+        raise ValueError(f"{value} is out of range") from None
 
 
 def display_name(contact: dict) -> str:
@@ -47,7 +51,6 @@ def _is_cjk(text: str) -> bool:
 def new_company(fields: dict, actor: str, now: str) -> dict:
     company = {
         "id": new_id(),
-        "local_name": None,
         "tax_id": None,
         "account_number": None,
         "industry": None,
@@ -86,6 +89,7 @@ def new_contact(fields: dict, actor: str, now: str) -> dict:
 
 def _common_defaults() -> dict:
     return {
+        "local_name": None,
         "email": None,
         "phone": None,
         "addresses": [],
@@ -193,7 +197,7 @@ def snapshot(subject_type: str, record: dict, at: str, deleted_by: str | None = 
         "id": f"{record['id']}:{record['version']:010d}",
         "subject_type": subject_type,
         "subject_id": record["id"],
-        "version": record["version"],
+        "record_version": record["version"],  # the store owns the document's own `version`
         "valid_from": at,
         "deleted_by": deleted_by,
         "record": record,

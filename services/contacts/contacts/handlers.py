@@ -31,6 +31,8 @@ class ProjectionHandlers:
         version = None
         if access is not None:
             access, version = self._newest_access(tx, ref_type, record, access)
+        if record.get("contact_id") and self._is_erased(tx, record["contact_id"]):
+            summary = "Personal data erased"  # a late event must not bring the person's words back
         for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
             if record.get(key):
                 tx[TIMELINE].put(

@@ -33,6 +33,22 @@ def interaction_summary(interaction: dict) -> str:
     return f"{kind}{direction}: {text}{outcome}".rstrip(": ")
 
 
+def checked_interaction(fields: dict) -> dict:
+    """The rules across an interaction's fields: a duration is not negative, and `occurred_at`
+    is kept in UTC (so timelines sort by it as text)."""
+    errors = []
+    if (fields.get("duration_seconds") or 0) < 0:
+        errors.append({"field": "duration_seconds", "message": "must not be negative"})
+    if fields.get("occurred_at"):
+        try:
+            fields = {**fields, "occurred_at": domain.utc_timestamp(fields["occurred_at"])}
+        except ValueError:
+            errors.append({"field": "occurred_at", "message": "must be a time between years 1 and 9999 in UTC"})
+    if errors:
+        raise ValidationFailed(f"{len(errors)} invalid field(s)", errors)
+    return fields
+
+
 class InteractionsRpc:
     """RPC entrypoints for interactions (a mixin of ContactsService). An interaction is seen by who
     sees its customer: it carries the customer's owner and shares (`owner_id`, `shared_with`) and
@@ -104,7 +120,9 @@ class InteractionsRpc:
     @rpc
     def create_interaction(self, data: dict) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "log interactions")
-        fields = validate(data, schemas.INTERACTION_FIELDS, server_owned=schemas.INTERACTION_SERVER_OWNED)
+        fields = checked_interaction(
+            validate(data, schemas.INTERACTION_FIELDS, server_owned=schemas.INTERACTION_SERVER_OWNED)
+        )
         now = utc_now()
         with self.store.transaction() as tx:
             subject_type, subject = self._interaction_subject(tx, fields)
@@ -122,7 +140,7 @@ class InteractionsRpc:
                 "participants": [],
                 "channel_ref": None,
                 **fields,
-                "occurred_at": domain.utc_timestamp(fields["occurred_at"]) if fields.get("occurred_at") else now,
+                "occurred_at": fields.get("occurred_at") or now,
                 "owner_id": subject.get("owner_id"),
                 "shared_with": subject.get("shared_with") or [],
                 "logged_by": self.caller.user_id,
@@ -154,15 +172,14 @@ class InteractionsRpc:
     @rpc
     def update_interaction(self, interaction_id: str, data: dict, expected_version: int | None = None) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "change interactions")
-        updatable = {k: v for k, v in schemas.INTERACTION_FIELDS.items() if k not in ("contact_id", "company_id")}
         moved = [
             {"field": k, "message": "an interaction stays with its customer"} for k in ("contact_id", "company_id")
         ]
         if isinstance(data, dict) and any(k in data for k in ("contact_id", "company_id")):
             raise ValidationFailed("an interaction stays with its customer", [m for m in moved if m["field"] in data])
-        changes = validate(data, updatable, partial=True, server_owned=schemas.INTERACTION_SERVER_OWNED)
-        if "occurred_at" in changes:
-            changes["occurred_at"] = domain.utc_timestamp(changes["occurred_at"]) if changes["occurred_at"] else None
+        changes = checked_interaction(
+            validate(data, schemas.INTERACTION_UPDATABLE, partial=True, server_owned=schemas.INTERACTION_SERVER_OWNED)
+        )
         with self.store.transaction() as tx:
             current = self._changeable_interaction(tx, interaction_id, expected_version)
             changed = [name for name, value in changes.items() if current.get(name) != value]

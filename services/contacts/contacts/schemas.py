@@ -151,7 +151,7 @@ INTERACTION_FIELDS = {
     "direction": Field("choice", choices=DIRECTIONS),
     "contact_id": Field("id", max_length=64),
     "company_id": Field("id", max_length=64),
-    "occurred_at": Field("datetime"),
+    "occurred_at": Field("datetime", nullable=False),
     "duration_seconds": Field("int"),
     "subject": Field("text", max_length=200),
     "summary": Field("text", max_length=20000),
@@ -159,6 +159,8 @@ INTERACTION_FIELDS = {
     "participants": Field("records", max_items=50, fields=PARTICIPANT_FIELDS, nullable=False),
     "channel_ref": Field("text", max_length=200),
 }
+# An interaction stays with the customer it was logged for.
+INTERACTION_UPDATABLE = {k: v for k, v in INTERACTION_FIELDS.items() if k not in ("contact_id", "company_id")}
 INTERACTION_SERVER_OWNED = ("id", "version", "owner_id", "shared_with", "logged_by", "created_at", "updated_at")
 INTERACTION_FILTERABLE = (
     "kind",
@@ -186,5 +188,8 @@ CUSTOM_FIELD_DEFINITION = {
     "max_length": Field("int"),
 }
 # What may change on a definition: its entity, key and type are fixed once records use it.
-CUSTOM_FIELD_UPDATABLE = ("label", "choices", "required", "description", "max_length", "active")
+CUSTOM_FIELD_UPDATE = {
+    **{name: CUSTOM_FIELD_DEFINITION[name] for name in ("label", "choices", "required", "description", "max_length")},
+    "active": Field("bool", nullable=False),
+}
 CUSTOM_FIELD_SERVER_OWNED = ("id", "version", "created_at", "updated_at", "created_by")

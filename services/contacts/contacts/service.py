@@ -9,9 +9,24 @@ from .customers import CustomersRpc
 from .handlers import ProjectionHandlers
 from .interactions import InteractionsRpc
 from .merging import MatchingRpc
+from .ownership import PoolRpc
+from .personal_data import PersonalDataRpc
+from .segments import SegmentsRpc
 from .store import SPECS
+from .transfers import TransfersRpc
 
 
-class ContactsService(CustomersRpc, InteractionsRpc, CustomFieldsRpc, MatchingRpc, ProjectionHandlers, ServiceBase):
+class ContactsService(
+    CustomersRpc,
+    InteractionsRpc,
+    CustomFieldsRpc,
+    MatchingRpc,
+    PoolRpc,
+    SegmentsRpc,
+    TransfersRpc,
+    PersonalDataRpc,
+    ProjectionHandlers,
+    ServiceBase,
+):
     name = "contacts"
     store = Store(SPECS)

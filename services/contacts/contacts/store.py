@@ -33,11 +33,16 @@ IMPORT_CHUNKS = "import_chunks"
 IMPORT_ERRORS = "import_errors"
 EXPORTS = "exports"
 EXPORT_CHUNKS = "export_chunks"
+# The runner picks jobs by status, least recently worked on first; people list their own.
+TRANSFER_JOB_INDEXES = (Index(("status", "worked_at")), Index(("created_by", "created_at")), Index(("created_at",)))
 # When each sales fact (value grade, churn risk) was last applied per customer: facts arrive out of order.
 SALES_MARKS = "sales_marks"
 # Duplicate detection (merging.py): one document per blocking key of each company and contact,
-# id `<subject_type>:<subject_id>:<kind>:<value>`, looked up by (subject_type, kind, value).
+# id `<subject_type>:<subject_id>:<kind>:<value>`, looked up by (subject_type, kind, value); `id`
+# closes the index so that a lookup in a large block reads its first rows in order and stops.
 MATCH_KEYS = "match_keys"
+# Which record each merged company or contact went into: id `<subject_type>:<old id>`.
+MERGES = "merges"
 
 SPECS = (
     CollectionSpec(COMPANIES, (Index(("created_at",)), Index(("owner_id", "created_at")), Index(("name",)))),
@@ -59,7 +64,7 @@ SPECS = (
     ),
     CollectionSpec(SERVICE_LINKS, (Index(("subject_type", "team_id", "linked_at")),)),
     CollectionSpec(REF_ACCESS),
-    CollectionSpec(HISTORY, (Index(("subject_id", "version")),)),
+    CollectionSpec(HISTORY, (Index(("subject_id", "record_version")),)),
     CollectionSpec(
         INTERACTIONS,
         (
@@ -69,9 +74,10 @@ SPECS = (
             Index(("occurred_at",)),
         ),
     ),
-    CollectionSpec(CUSTOM_FIELDS, (Index(("entity", "key")),)),
+    CollectionSpec(CUSTOM_FIELDS, (Index(("entity", "key"), unique=True),)),
     CollectionSpec(SALES_MARKS),
-    CollectionSpec(MATCH_KEYS, (Index(("subject_type", "kind", "value")), Index(("subject_id",)))),
+    CollectionSpec(MATCH_KEYS, (Index(("subject_type", "kind", "value", "id")), Index(("subject_id",)))),
+    CollectionSpec(MERGES),
     CollectionSpec(DEAL_LINKS, (Index(("contact_id", "open")), Index(("company_id", "open")))),
     CollectionSpec(
         ERASURES,
@@ -82,10 +88,10 @@ SPECS = (
     CollectionSpec(RECLAIM_NOTICES, (Index(("owner_id", "reclaim_at")),)),
     CollectionSpec(POOL_CLAIMS),
     CollectionSpec(HAND_OVERS, (Index(("status", "created_at")), Index(("from_owner_id", "status")))),
-    CollectionSpec(IMPORTS, (Index(("status", "worked_at")), Index(("created_by", "created_at")), Index(("created_at",)))),
+    CollectionSpec(IMPORTS, TRANSFER_JOB_INDEXES),
     CollectionSpec(IMPORT_CHUNKS, (Index(("import_id",)),)),
     CollectionSpec(IMPORT_ERRORS, (Index(("import_id", "row")),)),
-    CollectionSpec(EXPORTS, (Index(("status", "worked_at")), Index(("created_by", "created_at")), Index(("created_at",)))),
+    CollectionSpec(EXPORTS, TRANSFER_JOB_INDEXES),
     CollectionSpec(EXPORT_CHUNKS, (Index(("export_id",)),)),
     CollectionSpec(
         SEGMENTS, (Index(("created_at",)), Index(("owner_id", "created_at")), Index(("shared", "created_at")))

@@ -1,15 +1,27 @@
 """Notification rules: who hears about what, and the in-app message they get."""
 
+# Merges followed from one contact to its survivor: more would be a loop in corrupt data.
+MAX_MERGE_HOPS = 20
+
 
 class OwnerUnknown(LookupError):
     """The customer's owner is not known yet (its contact event has not arrived): retry later."""
 
 
 def in_app(
-    recipient_id: str, event_id: str, title: str, body: str, ref_type: str, ref_id: str, created_at: str
+    recipient_id: str,
+    event_id: str,
+    title: str,
+    body: str,
+    ref_type: str,
+    ref_id: str,
+    created_at: str,
+    contact_id: str | None = None,
 ) -> dict:
+    """`contact_id` names the customer a notification about another record (a deal, a ticket) is
+    about: its body carries the customer's name, which a personal-data erasure must find."""
     # One notification per event and recipient: a redelivered event cannot notify twice.
-    return {
+    notification = {
         "id": f"{event_id}:{recipient_id}",
         "recipient_id": recipient_id,
         "channel": "in_app",
@@ -19,3 +31,15 @@ def in_app(
         "read": False,
         "created_at": created_at,
     }
+    if contact_id is not None:
+        notification["contact_id"] = contact_id
+    return notification
+
+
+ERASED_TEXT = "Personal data erased"
+
+
+def scrubbed_notification(notification: dict) -> dict:
+    """A notification about an erased contact stays in its recipient's inbox (what they were told
+    and when), without the text that named the person."""
+    return {**notification, "body": ERASED_TEXT}

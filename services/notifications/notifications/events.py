@@ -1,5 +1,9 @@
-"""Events the notifications service publishes (none yet) and consumes.
+"""Events the notifications service publishes and consumes.
 
-Consumed: contacts.contact_created / contact_updated / contact_deleted (owner projection),
+Consumed: contacts.contact_created / contact_updated / contact_deleted / contact_merged (owner projection),
 sales.deal_created and service_desk.ticket_created (notify the customer's owner).
 """
+
+# Consumed: contacts.contact_erased (scrub the notifications about the contact). Published then:
+# payload {contact_id, erasure_id, service: "notifications", detail: {notifications_scrubbed, owner_projection_removed}}
+PERSONAL_DATA_ERASED = "personal_data_erased"

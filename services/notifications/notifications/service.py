@@ -2,13 +2,14 @@
 
 from nameko.rpc import rpc
 
+from crm_common.access import ADMIN, require_role
 from crm_common.listing import parse_limit
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 
-from . import domain
-from .store import CONTACT_OWNERS, NOTIFICATIONS, SPECS
+from . import domain, events
+from .store import CONTACT_OWNERS, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
 
 
 class NotificationsService(ServiceBase):
@@ -27,15 +28,24 @@ class NotificationsService(ServiceBase):
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     def _owner(self, tx, contact_id: str) -> dict:
+        if self._erased(tx, contact_id):
+            return {"id": contact_id, "owner_id": None, "name": "", "deleted": True}  # nobody is told
         known = tx[CONTACT_OWNERS].get(contact_id)
+        for _ in range(domain.MAX_MERGE_HOPS):  # a merged contact's deals and tickets are its survivor's
+            if known is None or not known.get("merged_into"):
+                break
+            known = tx[CONTACT_OWNERS].get(known["merged_into"])
         if known is None:
             raise domain.OwnerUnknown(f"owner of contact {contact_id} not known yet")
         return known  # a deleted contact has no owner: nobody is notified
 
     def _remember_owner(self, tx, contact: dict, deleted: bool = False) -> None:
-        """Keep the newest known owner per contact; an older event never rolls it back."""
+        """Keep the newest known owner per contact; an older event never rolls it back, nor brings
+        back an erased contact."""
+        if self._erased(tx, contact["id"]):
+            return
         known = tx[CONTACT_OWNERS].get(contact["id"])
-        if known is not None and known["source_version"] >= contact["version"]:
+        if known is not None and (known["source_version"] >= contact["version"] or known.get("merged_into")):
             return
         tx[CONTACT_OWNERS].put(
             {
@@ -50,6 +60,8 @@ class NotificationsService(ServiceBase):
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:
         contact = event.payload
+        if self._erased(tx, contact["id"]):
+            return
         self._remember_owner(tx, contact)
         if contact.get("owner_id") and contact["owner_id"] != event.actor:
             tx[NOTIFICATIONS].put(
@@ -72,6 +84,93 @@ class NotificationsService(ServiceBase):
     def on_contact_deleted(self, tx, event) -> None:
         self._remember_owner(tx, event.payload, deleted=True)
 
+    # --- helper B: the customer pool ---
+
+    @handle_event("contacts", "pool_reclaim_warned")
+    def on_pool_reclaim_warned(self, tx, event) -> None:
+        # The advance notice: the owner can act (an interaction, a deal) before the customer goes back.
+        notice = event.payload
+        if self._erased(tx, notice["contact_id"]):
+            return
+        name = notice.get("display_name") or notice["contact_id"]
+        tx[NOTIFICATIONS].put(
+            domain.in_app(
+                notice["owner_id"],
+                event.event_id,
+                "Customer returns to the pool soon",
+                f"{name} goes back to the pool on {notice['reclaim_at'][:10]} (UTC): {notice['reason']}",
+                "contact",
+                notice["contact_id"],
+                event.occurred_at,
+            )
+        )
+
+    @handle_event("contacts", "contact_reclaimed")
+    def on_contact_reclaimed(self, tx, event) -> None:
+        contact = event.payload
+        if self._erased(tx, contact["id"]):
+            return
+        self._remember_owner(tx, contact)
+        if contact.get("from_owner_id"):
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    contact["from_owner_id"],
+                    event.event_id,
+                    "Customer returned to the pool",
+                    f"{contact.get('display_name') or contact['id']} went back to the pool: {contact.get('reason')}",
+                    "contact",
+                    contact["id"],
+                    event.occurred_at,
+                )
+            )
+
+    # Claims and releases tell nobody (the actor is the owner, or the owner's manager acted), but
+    # every event of a contact needs a consumer, or the outbox holds back its later events.
+    @handle_event("contacts", "contact_claimed")
+    def on_contact_claimed(self, tx, event) -> None:
+        self._remember_owner(tx, event.payload)
+
+    @handle_event("contacts", "contact_released")
+    def on_contact_released(self, tx, event) -> None:
+        self._remember_owner(tx, event.payload)
+
+    @handle_event("contacts", "contact_assigned")
+    def on_contact_assigned(self, tx, event) -> None:
+        # One by one; a bulk hand-over is told once per recipient (customers_handed_over).
+        contact = event.payload
+        if self._erased(tx, contact["id"]):
+            return
+        self._remember_owner(tx, contact)
+        if contact.get("owner_id") and contact["owner_id"] != event.actor and not contact.get("hand_over_id"):
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    contact["owner_id"],
+                    event.event_id,
+                    "New customer assigned to you",
+                    f"{contact.get('display_name') or contact['id']} is now yours",
+                    "contact",
+                    contact["id"],
+                    event.occurred_at,
+                )
+            )
+
+    @handle_event("contacts", "customers_handed_over")
+    def on_customers_handed_over(self, tx, event) -> None:
+        job = event.payload
+        for owner_id, moved in (job.get("moved_by_owner") or {}).items():
+            if moved and owner_id not in (event.actor, job.get("requested_by")):
+                tx[NOTIFICATIONS].put(
+                    domain.in_app(
+                        owner_id,
+                        event.event_id,
+                        "Customers handed over to you",
+                        f"{moved} customer(s) of {job['from_owner_id']} are now yours",
+                        "hand_over",
+                        job["id"],
+                        event.occurred_at,
+                    )
+                )
+
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
         deal = event.payload
@@ -86,6 +185,7 @@ class NotificationsService(ServiceBase):
                     "deal",
                     deal["id"],
                     event.occurred_at,
+                    contact_id=deal["contact_id"],
                 )
             )
 
@@ -105,5 +205,74 @@ class NotificationsService(ServiceBase):
                     "ticket",
                     ticket["id"],
                     event.occurred_at,
+                    contact_id=ticket["contact_id"],
                 )
+            )
+
+    # --- helper D: personal data ---
+
+    def _erased(self, source, contact_id: str) -> bool:
+        """Whether the contact was erased: late events about it must not bring its name back."""
+        return source[ERASED_SUBJECTS].get(contact_id) is not None
+
+    def _about_contact(self, source, contact_id: str) -> list[dict]:
+        """The notifications about a contact: its own (ref) and its deals' and tickets' (contact_id)."""
+        found = {n["id"]: n for n in source[NOTIFICATIONS].iterate({"contact_id": contact_id})}
+        found.update({n["id"]: n for n in source[NOTIFICATIONS].iterate({"ref.id": contact_id, "ref.type": "contact"})})
+        return sorted(found.values(), key=lambda n: (n["created_at"], n["id"]))
+
+    @rpc
+    def export_personal_data(self, contact_id: str) -> dict:
+        """What notifications holds about a contact, for the contacts service's export (admins and
+        the platform only: it reads every recipient's inbox)."""
+        require_role(self.caller, (ADMIN,), "export personal data")
+        return {
+            "notifications": self._about_contact(self.store, contact_id),
+            "contact_owner": self.store[CONTACT_OWNERS].get(contact_id),
+        }
+
+    @handle_event("contacts", "contact_erased")
+    def on_contact_erased(self, tx, event) -> None:
+        contact_id = event.payload["id"]
+        tx[ERASED_SUBJECTS].put(
+            {"id": contact_id, "erasure_id": event.payload["erasure_id"], "erased_at": event.occurred_at}
+        )
+        scrubbed = 0
+        for notification in self._about_contact(tx, contact_id):
+            if notification["body"] != domain.ERASED_TEXT:
+                tx[NOTIFICATIONS].put(domain.scrubbed_notification(notification))
+                scrubbed += 1
+        forgotten = tx[CONTACT_OWNERS].delete(contact_id)
+        self.emit(
+            tx,
+            events.PERSONAL_DATA_ERASED,
+            {
+                "contact_id": contact_id,
+                "erasure_id": event.payload["erasure_id"],
+                "service": self.name,
+                "detail": {"notifications_scrubbed": scrubbed, "owner_projection_removed": bool(forgotten)},
+            },
+        )
+
+    # --- helper A: merged customers ---
+
+    @handle_event("contacts", "contact_merged")
+    def on_contact_merged(self, tx, event) -> None:
+        """A merged contact points at its survivor for good: a deal or ticket event still naming it
+        notifies the survivor's owner. (Companies have no owner projection here.)"""
+        survivor = event.payload
+        self._remember_owner(tx, survivor)
+        for old_id in survivor.get("merged_ids") or []:
+            if self._erased(tx, old_id):
+                continue
+            known = tx[CONTACT_OWNERS].get(old_id) or {}
+            tx[CONTACT_OWNERS].put(
+                {
+                    "id": old_id,
+                    "owner_id": None,
+                    "name": known.get("name") or old_id,
+                    "deleted": True,
+                    "merged_into": survivor["id"],
+                    "source_version": known.get("source_version") or 0,
+                }
             )

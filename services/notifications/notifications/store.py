@@ -4,8 +4,21 @@ from crm_common.store import CollectionSpec, Index
 
 NOTIFICATIONS = "notifications"
 CONTACT_OWNERS = "contact_owners"  # projection of contacts events: who owns which customer
+# Contacts whose personal data was erased: later events about them notify nobody.
+ERASED_SUBJECTS = "erased_subjects"
 
 SPECS = (
-    CollectionSpec(NOTIFICATIONS, (Index(("recipient_id", "created_at")), Index(("recipient_id", "read")))),
+    CollectionSpec(
+        NOTIFICATIONS,
+        (
+            Index(("recipient_id", "created_at")),
+            Index(("recipient_id", "read")),
+            # Which notifications are about a contact (its own, its deals' and tickets'): for the
+            # personal-data export and erasure.
+            Index(("contact_id",)),
+            Index(("ref.id",)),
+        ),
+    ),
     CollectionSpec(CONTACT_OWNERS),
+    CollectionSpec(ERASED_SUBJECTS),
 )

@@ -13,7 +13,7 @@ from crm_common.runtime.store import Store
 from crm_common.schema import validate
 
 from . import domain, events, schemas
-from .store import DEALS, PIPELINES, SPECS
+from .store import DEALS, MERGED_CUSTOMERS, PIPELINES, SPECS
 
 
 class SalesService(ServiceBase):
@@ -65,6 +65,7 @@ class SalesService(ServiceBase):
         fields.setdefault("company_id", contact.get("company_id"))
         deal = domain.new_deal(fields, pipeline, self.caller.user_id, utc_now())
         with self.store.transaction() as tx:
+            deal.update(self._surviving_customers(tx, deal))  # its contact was merged meanwhile
             stored = tx[DEALS].insert(deal)
             self.emit(tx, events.DEAL_CREATED, stored)
         return stored
@@ -124,3 +125,48 @@ class SalesService(ServiceBase):
                 "detail": {"deals_kept": deals, "scrubbed": 0},
             },
         )
+
+    # --- helper A: merged customers ---
+
+    def _survivor(self, tx, subject_type: str, subject_id: str) -> str:
+        """Where a customer lives now: merges chain (A into B, then B into C) and arrive in any order."""
+        for _ in range(domain.MAX_MERGE_HOPS):
+            merged = tx[MERGED_CUSTOMERS].get(f"{subject_type}:{subject_id}")
+            if merged is None:
+                break
+            subject_id = merged["merged_into"]
+        return subject_id
+
+    def _surviving_customers(self, tx, record: dict) -> dict:
+        """The record's contact_id / company_id that were merged away, with their survivors."""
+        moved = {}
+        for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
+            if record.get(key):
+                survivor = self._survivor(tx, subject_type, record[key])
+                if survivor != record[key]:
+                    moved[key] = survivor
+        return moved
+
+    def _follow_merge(self, tx, event, subject_type: str) -> None:
+        """Deals of the merged customers now point at the survivor; each change is a deal_updated,
+        so the timeline, the open-deal counts and search follow."""
+        key = f"{subject_type}_id"
+        for old_id in event.payload.get("merged_ids") or []:
+            tx[MERGED_CUSTOMERS].put(
+                {"id": f"{subject_type}:{old_id}", "merged_into": event.payload["id"], "merged_at": event.occurred_at}
+            )
+        survivor = self._survivor(tx, subject_type, event.payload["id"])
+        for old_id in event.payload.get("merged_ids") or []:
+            for deal in list(tx[DEALS].iterate({key: old_id})):
+                stored = tx[DEALS].replace({**deal, key: survivor, "updated_at": utc_now()}, deal["version"])
+                pipeline = self._pipeline(stored["pipeline_id"])
+                stage = domain.stage_name(pipeline, stored["stage_id"]) if pipeline else stored["stage_id"]
+                self.emit(tx, events.DEAL_UPDATED, {**stored, "changes": [key], "stage_name": stage})
+
+    @handle_event("contacts", "contact_merged")
+    def on_contact_merged(self, tx, event) -> None:
+        self._follow_merge(tx, event, "contact")
+
+    @handle_event("contacts", "company_merged")
+    def on_company_merged(self, tx, event) -> None:
+        self._follow_merge(tx, event, "company")

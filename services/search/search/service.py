@@ -1,12 +1,13 @@
 """The search nameko service: indexes events, answers the one search box."""
 
 import time
+from dataclasses import asdict
 from datetime import datetime
 
 from nameko.rpc import rpc
 from prometheus_client import Histogram
 
-from crm_common.access import reach_of
+from crm_common.access import ADMIN, reach_of, require_role
 from crm_common.errors import BadRequest
 from crm_common.listing import parse_limit
 from crm_common.runtime.base import ServiceBase
@@ -14,7 +15,7 @@ from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 from crm_common.search_index import SearchDoc, SearchQuery
 
-from . import domain
+from . import domain, events
 from .index import Index
 
 TYPES = ("contact", "company", "deal", "ticket")
@@ -102,3 +103,48 @@ class SearchService(ServiceBase):
     @handle_event("service_desk", "ticket_updated")
     def on_ticket_updated(self, tx, event) -> None:
         self._index(domain.ticket_doc(event.payload), event.occurred_at)
+
+    # --- helper D: personal data ---
+
+    @rpc
+    def export_personal_data(self, contact_id: str) -> dict:
+        """The contact's own search document, for the contacts service's export (admins and the
+        platform only). The deal and ticket documents are copies of what sales and the service desk
+        export themselves, and follow their erasure through deal_updated / ticket_updated."""
+        require_role(self.caller, (ADMIN,), "export personal data")
+        doc = self.index.get("contact", contact_id)
+        return {"documents": [asdict(doc)] if doc is not None else []}
+
+    @handle_event("contacts", "contact_erased")
+    def on_contact_erased(self, tx, event) -> None:
+        # The tombstone at the erased version refuses any late, older contact event: nothing
+        # brings the document back.
+        contact_id = event.payload["id"]
+        present = self.index.get("contact", contact_id) is not None
+        self.index.delete("contact", contact_id, event.payload["version"])
+        self.emit(
+            tx,
+            events.PERSONAL_DATA_ERASED,
+            {
+                "contact_id": contact_id,
+                "erasure_id": event.payload["erasure_id"],
+                "service": self.name,
+                "detail": {"documents_removed": int(present)},
+            },
+        )
+
+    # --- helper A: merged customers ---
+
+    def _forget_merged(self, doc_type: str, merged: dict) -> None:
+        # The merged records are gone for good: the same tombstone their <type>_deleted leaves,
+        # whichever of the two events comes first. The survivor is re-indexed by <type>_updated.
+        for record in merged.get("merged") or []:
+            self.index.delete(doc_type, record["id"], record["version"])
+
+    @handle_event("contacts", "contact_merged")
+    def on_contact_merged(self, tx, event) -> None:
+        self._forget_merged("contact", event.payload)
+
+    @handle_event("contacts", "company_merged")
+    def on_company_merged(self, tx, event) -> None:
+        self._forget_merged("company", event.payload)

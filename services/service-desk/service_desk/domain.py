@@ -124,6 +124,23 @@ def check_may_update(caller: Caller, reach: Reach, ticket: dict) -> None:
     raise Forbidden("you may not change this ticket")
 
 
+# Merges followed from one customer to its survivor: more would be a loop in corrupt data.
+MAX_MERGE_HOPS = 20
+
+
 def follows_contact(known: dict | None, version: int) -> bool:
     """Whether a contact event of `version` is newer than the contact owner already known."""
     return known is None or known["source_version"] < version
+
+
+# personal data
+
+ERASED_TEXT = "Personal data erased"
+
+
+def scrubbed_ticket(ticket: dict, now: datetime) -> tuple[dict, list[str]]:
+    """A ticket of an erased contact: its subject and description are the person's words and go;
+    its skeleton (kind, channel, priority, status, SLA times, team, assignee) stays for the
+    service reports. The fields that changed: none when it was scrubbed already."""
+    changes = {"subject": ERASED_TEXT, "description": ""}
+    return apply_ticket_changes(ticket, changes, now)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from nameko.rpc import rpc
 
-from crm_common.access import TICKET_WRITERS, and_filters, reach_of, require_role
+from crm_common.access import ADMIN, TICKET_WRITERS, and_filters, reach_of, require_role
 from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.listing import parse_list_query
 from crm_common.runtime.base import ServiceBase
@@ -14,7 +14,7 @@ from crm_common.runtime.store import Store
 from crm_common.schema import validate
 
 from . import domain, events, schemas
-from .store import CONTACT_OWNERS, SPECS, TICKETS
+from .store import CONTACT_OWNERS, ERASED_SUBJECTS, MERGED_CUSTOMERS, SPECS, TICKETS
 
 
 class ServiceDeskService(ServiceBase):
@@ -53,9 +53,16 @@ class ServiceDeskService(ServiceBase):
         contact = self._contact(fields["contact_id"])
         fields.setdefault("company_id", contact.get("company_id"))
         with self.store.transaction() as tx:
+            if tx[ERASED_SUBJECTS].get(contact["id"]) is not None:
+                # Read from contacts just before its erasure committed: the person is gone.
+                raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}])
             owner_id, _ = self._follow_contact_owner(
                 tx, contact["id"], contact.get("owner_id"), contact.get("version", 0)
             )
+            moved = self._surviving_customers(tx, {**fields, "contact_id": contact["id"]})
+            if moved:  # its customer was merged meanwhile: the ticket goes to the survivor
+                fields.update(moved)
+                owner_id = self._survivor_owner(tx, fields["contact_id"], owner_id)
             ticket = domain.new_ticket({**fields, "contact_owner_id": owner_id}, self.caller.user_id, datetime.now(UTC))
             stored = tx[TICKETS].insert(ticket)
             self.emit(tx, events.TICKET_CREATED, stored)
@@ -111,3 +118,100 @@ class ServiceDeskService(ServiceBase):
     def on_contact_deleted(self, tx, event) -> None:
         # A deleted customer has no owner: its tickets stay with their teams and assignees.
         self._reassign_contact_tickets(tx, event.payload["id"], None, event.payload["version"])
+
+    # --- helper D: personal data ---
+
+    @rpc
+    def export_personal_data(self, contact_id: str) -> dict:
+        """What the service desk holds about a contact, for the contacts service's export (admins
+        and the platform only: it ignores record visibility)."""
+        require_role(self.caller, (ADMIN,), "export personal data")
+        return {
+            "tickets": list(self.store[TICKETS].iterate({"contact_id": contact_id}, [("created_at", 1)])),
+            "contact_owner": self.store[CONTACT_OWNERS].get(contact_id),
+        }
+
+    @handle_event("contacts", "contact_erased")
+    def on_contact_erased(self, tx, event) -> None:
+        contact_id = event.payload["id"]
+        tx[ERASED_SUBJECTS].put(
+            {"id": contact_id, "erasure_id": event.payload["erasure_id"], "erased_at": event.occurred_at}
+        )
+        scrubbed = 0
+        for ticket in list(tx[TICKETS].iterate({"contact_id": contact_id})):
+            updated, changed = domain.scrubbed_ticket(ticket, datetime.now(UTC))
+            if not changed:
+                continue
+            stored = tx[TICKETS].replace(updated, ticket["version"])
+            # Search and the timeline projections follow the scrubbed ticket like any other change.
+            self.emit(tx, events.TICKET_UPDATED, {**stored, "changes": changed})
+            scrubbed += 1
+        self.emit(
+            tx,
+            events.PERSONAL_DATA_ERASED,
+            {
+                "contact_id": contact_id,
+                "erasure_id": event.payload["erasure_id"],
+                "service": self.name,
+                "detail": {"tickets_scrubbed": scrubbed},
+            },
+        )
+
+    # --- helper A: merged customers ---
+
+    def _survivor(self, tx, subject_type: str, subject_id: str) -> str:
+        """Where a customer lives now: merges chain (A into B, then B into C) and arrive in any order."""
+        for _ in range(domain.MAX_MERGE_HOPS):
+            merged = tx[MERGED_CUSTOMERS].get(f"{subject_type}:{subject_id}")
+            if merged is None:
+                break
+            subject_id = merged["merged_into"]
+        return subject_id
+
+    def _surviving_customers(self, tx, record: dict) -> dict:
+        """The record's contact_id / company_id that were merged away, with their survivors."""
+        moved = {}
+        for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
+            if record.get(key):
+                survivor = self._survivor(tx, subject_type, record[key])
+                if survivor != record[key]:
+                    moved[key] = survivor
+        return moved
+
+    def _survivor_owner(self, tx, contact_id: str, fallback: str | None) -> str | None:
+        known = tx[CONTACT_OWNERS].get(contact_id)
+        return known["owner_id"] if known is not None else fallback
+
+    def _follow_merge(self, tx, event, subject_type: str) -> None:
+        """Tickets of the merged customers now point at the survivor (and a contact's tickets take
+        the survivor's owner, who then sees them); each change is a ticket_updated."""
+        merged = event.payload
+        key = f"{subject_type}_id"
+        for old_id in merged.get("merged_ids") or []:
+            tx[MERGED_CUSTOMERS].put(
+                {"id": f"{subject_type}:{old_id}", "merged_into": merged["id"], "merged_at": event.occurred_at}
+            )
+        survivor = self._survivor(tx, subject_type, merged["id"])
+        owner_id = None
+        if subject_type == "contact":
+            if survivor == merged["id"]:
+                owner_id, _ = self._follow_contact_owner(tx, survivor, merged.get("owner_id"), merged["version"])
+            else:  # merged on since: its owner comes from the later events
+                owner_id = self._survivor_owner(tx, survivor, merged.get("owner_id"))
+        now = datetime.now(UTC)
+        for old_id in merged.get("merged_ids") or []:
+            for ticket in list(tx[TICKETS].iterate({key: old_id})):
+                changes = {key: survivor}
+                if subject_type == "contact":
+                    changes["contact_owner_id"] = owner_id
+                updated, changed = domain.apply_ticket_changes(ticket, changes, now)
+                stored = tx[TICKETS].replace(updated, ticket["version"])
+                self.emit(tx, events.TICKET_UPDATED, {**stored, "changes": changed})
+
+    @handle_event("contacts", "contact_merged")
+    def on_contact_merged(self, tx, event) -> None:
+        self._follow_merge(tx, event, "contact")
+
+    @handle_event("contacts", "company_merged")
+    def on_company_merged(self, tx, event) -> None:
+        self._follow_merge(tx, event, "company")

@@ -1,0 +1,97 @@
+"""Personal data in notifications: the export of what people were told about a contact, its
+scrubbing on erasure, and late events that must not bring the name back (SQLite, no broker)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from crm_common.caller import Caller
+from crm_common.envelope import new_event
+from crm_common.errors import Forbidden
+from crm_common.store import OUTBOX, DocumentStore, open_store
+from notifications import domain
+from notifications.service import NotificationsService
+from notifications.store import CONTACT_OWNERS, NOTIFICATIONS, SPECS
+
+ADMIN = Caller("a1", ("admin",))
+SYSTEM = Caller("system", ("system",))
+MANAGER = Caller("m1", ("manager",), ("t-sales",), managed_team_ids=("t-sales",), managed_user_ids=("m1", "u1"))
+CONTACT = {"id": "c1", "version": 1, "display_name": "张伟明", "owner_id": "u1"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DocumentStore]:
+    opened = open_store(f"sqlite:///{tmp_path}/notifications.db", SPECS)
+    yield opened
+    opened.close()
+
+
+def notifications(store: DocumentStore, caller: Caller = SYSTEM) -> NotificationsService:
+    return worker_factory(NotificationsService, store=store, caller=caller)
+
+
+def handle(store: DocumentStore, handler: str, source: str, event_type: str, payload: dict) -> None:
+    body = new_event(event_type, source, payload, actor="u9").as_dict()
+    getattr(notifications(store), handler)(body)
+
+
+@pytest.fixture
+def told(store: DocumentStore) -> DocumentStore:
+    """The owner was told of the new customer, of a deal and of a ticket; someone else's customer too."""
+    handle(store, "on_contact_created", "contacts", "contact_created", CONTACT)
+    handle(store, "on_contact_created", "contacts", "contact_created", {**CONTACT, "id": "c2", "display_name": "Li"})
+    deal = {"id": "d1", "title": "ERP rollout", "contact_id": "c1"}
+    handle(store, "on_deal_created", "sales", "deal_created", deal)
+    ticket = {"id": "tk1", "subject": "Cannot log in", "priority": "high", "contact_id": "c1"}
+    handle(store, "on_ticket_created", "service_desk", "ticket_created", ticket)
+    return store
+
+
+def about(store: DocumentStore, contact_id: str) -> list[dict]:
+    return notifications(store, ADMIN).export_personal_data(contact_id)["notifications"]
+
+
+def test_the_export_lists_every_notification_about_the_contact(told: DocumentStore) -> None:
+    export = notifications(told, ADMIN).export_personal_data("c1")
+    assert [n["ref"]["type"] for n in export["notifications"]] == ["contact", "deal", "ticket"]
+    assert all("张伟明" in n["body"] for n in export["notifications"])
+    assert export["contact_owner"]["name"] == "张伟明"
+
+
+def test_only_admins_and_the_platform_may_export(told: DocumentStore) -> None:
+    with pytest.raises(Forbidden):
+        notifications(told, MANAGER).export_personal_data("c1")
+
+
+def test_erasure_scrubs_what_named_the_person_and_forgets_its_owner(told: DocumentStore) -> None:
+    handle(told, "on_contact_erased", "contacts", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
+
+    scrubbed = about(told, "c1")
+    assert [n["body"] for n in scrubbed] == [domain.ERASED_TEXT] * 3
+    assert [n["title"] for n in scrubbed][0] == "New customer assigned to you"  # what the owner was told, and when
+    assert told[CONTACT_OWNERS].get("c1") is None
+    assert "Li" in about(told, "c2")[0]["body"]
+    (report,) = [
+        r["event"]["payload"]
+        for r in told[OUTBOX].find(None, [("id", 1)], 50).items
+        if r["event"]["event_type"] == "personal_data_erased"
+    ]
+    assert report["detail"] == {"notifications_scrubbed": 3, "owner_projection_removed": True}
+    assert (report["service"], report["erasure_id"]) == ("notifications", "e1")
+
+
+def test_late_events_about_an_erased_contact_bring_nothing_back(told: DocumentStore) -> None:
+    handle(told, "on_contact_erased", "contacts", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
+    count = told[NOTIFICATIONS].count()
+
+    handle(told, "on_contact_created", "contacts", "contact_created", CONTACT)
+    handle(told, "on_contact_updated", "contacts", "contact_updated", {**CONTACT, "version": 2})
+    handle(told, "on_contact_assigned", "contacts", "contact_assigned", {**CONTACT, "version": 2})
+    handle(told, "on_deal_created", "sales", "deal_created", {"id": "d2", "title": "Late", "contact_id": "c1"})
+    ticket = {"id": "tk2", "subject": "Late", "priority": "low", "contact_id": "c1"}
+    handle(told, "on_ticket_created", "service_desk", "ticket_created", ticket)
+
+    assert told[NOTIFICATIONS].count() == count
+    assert told[CONTACT_OWNERS].get("c1") is None

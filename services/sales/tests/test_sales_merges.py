@@ -1,0 +1,81 @@
+"""Deals follow merged customers to their survivor (SQLite, no broker)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from crm_common.caller import Caller
+from crm_common.envelope import new_event
+from crm_common.store import OUTBOX, DocumentStore, open_store
+from sales.service import SalesService
+from sales.store import DEALS, SPECS
+
+REP = Caller("u1", ("sales_rep",), ("t1",), teammate_ids=("u1",))
+SYSTEM = Caller("system", ("system",))
+
+
+class FakeContacts:
+    """The contacts service as it answered just before a merge committed."""
+
+    def get_contact(self, contact_id: str) -> dict:
+        return {"id": contact_id, "owner_id": "u1", "company_id": "co-dup", "version": 2}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DocumentStore]:
+    opened = open_store(f"sqlite:///{tmp_path}/sales.db", SPECS)
+    yield opened
+    opened.close()
+
+
+def sales(store: DocumentStore, caller: Caller = SYSTEM) -> SalesService:
+    return worker_factory(SalesService, store=store, caller=caller, contacts=FakeContacts())
+
+
+def merged(event_type: str, survivor_id: str, *merged_ids: str) -> dict:
+    payload = {"id": survivor_id, "version": 5, "merged_ids": list(merged_ids), "owner_id": "u1"}
+    payload["merged"] = [{"id": m, "version": 3} for m in merged_ids]
+    return new_event(event_type, "contacts", payload, actor="u1").as_dict()
+
+
+def deal(store: DocumentStore, contact_id: str) -> dict:
+    return sales(store, REP).create_deal(
+        {"title": f"Deal of {contact_id}", "amount": "10.00", "currency": "CNY", "contact_id": contact_id}
+    )
+
+
+def updates(store: DocumentStore) -> list[dict]:
+    rows = store[OUTBOX].iterate(None, [("id", 1)])
+    return [r["event"]["payload"] for r in rows if r["event"]["event_type"] == "deal_updated"]
+
+
+def test_a_contact_merge_moves_the_duplicates_deals_and_announces_each(store) -> None:
+    moved, kept = deal(store, "dup"), deal(store, "other")
+    sales(store).on_contact_merged(merged("contact_merged", "survivor", "dup"))
+    assert store[DEALS].get(moved["id"])["contact_id"] == "survivor"
+    assert store[DEALS].get(kept["id"])["contact_id"] == "other"
+    assert [(u["id"], u["contact_id"], u["changes"], u["stage_name"]) for u in updates(store)] == [
+        (moved["id"], "survivor", ["contact_id"], "Qualification")
+    ]
+
+
+def test_a_company_merge_moves_the_deals_of_the_duplicate_company(store) -> None:
+    moved = deal(store, "c1")  # company co-dup, from its contact
+    sales(store).on_company_merged(merged("company_merged", "co-survivor", "co-dup"))
+    assert store[DEALS].get(moved["id"])["company_id"] == "co-survivor"
+    assert store[DEALS].get(moved["id"])["contact_id"] == "c1"
+
+
+def test_a_deal_created_during_the_merge_goes_to_the_survivor(store) -> None:
+    sales(store).on_contact_merged(merged("contact_merged", "survivor", "dup"))
+    # The contacts service answered for "dup" a moment before the merge committed.
+    assert deal(store, "dup")["contact_id"] == "survivor"
+
+
+def test_chained_merges_arriving_out_of_order_end_at_the_last_survivor(store) -> None:
+    first = deal(store, "a")
+    sales(store).on_contact_merged(merged("contact_merged", "c", "b"))  # b into c, seen first
+    sales(store).on_contact_merged(merged("contact_merged", "b", "a"))  # a into b, seen late
+    assert store[DEALS].get(first["id"])["contact_id"] == "c"
