@@ -143,7 +143,7 @@ INTERACTION_KINDS = ("call", "email", "meeting", "chat", "visit", "web", "note")
 DIRECTIONS = ("inbound", "outbound")
 CUSTOM_FIELD_ENTITIES = ("contact", "company")
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
-SEARCH_TYPES = ("contact", "company", "deal", "ticket")
+SEARCH_TYPES = ("contact", "company", "interaction", "deal", "ticket")
 DEAD_LETTER_SERVICES = ("contacts", "sales", "service_desk", "notifications", "search")
 
 # Writable fields of each resource, as the owning service validates them.

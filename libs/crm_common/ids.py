@@ -19,5 +19,8 @@ def new_id() -> str:
 
 
 def utc_now() -> str:
-    """Current UTC time as ISO 8601 with microseconds and a Z suffix."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1_000_000:06d}Z"
+    """Current UTC time as ISO 8601 with microseconds and a Z suffix. The clock is read once: reading
+    the seconds and the microseconds apart could stamp a time up to a second in the past."""
+    micros = time.time_ns() // 1000
+    seconds, fraction = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"

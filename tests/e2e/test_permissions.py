@@ -145,11 +145,7 @@ VISIBLE = {
 # their timelines, not in the interaction list (interactions follow the customer's owner and shares).
 # Search follows the same table, except that support agents find their tickets only: the customers
 # linked to those tickets are reached through the ticket and the contact lists (services/search/README.md).
-# Interactions are not indexed for search yet.
-SEARCH_VISIBLE = {
-    **{who: {name for name in names if not name.startswith("interaction_")} for who, names in VISIBLE.items()},
-    "support": {"ticket_c"},
-}
+SEARCH_VISIBLE = {**VISIBLE, "support": {"ticket_c"}}
 
 
 def _client(org, api, who):

@@ -124,9 +124,7 @@ class CustomFieldsRpc:
             taken = tx[CUSTOM_FIELDS].find({"entity": definition["entity"], "key": definition["key"]}, limit=1).items
             if taken:
                 raise Conflict(f"a {definition['entity']} custom field named {definition['key']} exists", taken)
-            stored = tx[CUSTOM_FIELDS].insert(definition)
-            self.emit(tx, "custom_field_defined", stored)
-        return stored
+            return tx[CUSTOM_FIELDS].insert(definition)
 
     @rpc
     def list_custom_fields(self, query: dict) -> dict:
@@ -172,9 +170,7 @@ class CustomFieldsRpc:
             if expected_version is not None and current["version"] != expected_version:
                 raise PreconditionFailed(f"custom field {custom_field_id} is at version {current['version']}")
             check_definition(changes, current)
-            stored = tx[CUSTOM_FIELDS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
-            self.emit(tx, "custom_field_changed", stored)
-        return stored
+            return tx[CUSTOM_FIELDS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
 
     @rpc
     def delete_custom_field(self, custom_field_id: str, expected_version: int | None = None) -> None:

@@ -223,9 +223,9 @@ class CustomersRpc:
             else {"company_id": record["id"], "contact_id": None}
         )
         for interaction in list(tx[INTERACTIONS].iterate(flt)):
-            tx[INTERACTIONS].put(
-                {**interaction, "owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
-            )
+            moved = {**interaction, "owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
+            stored = tx[INTERACTIONS].replace(moved, interaction["version"])
+            self.emit(tx, "interaction_updated", {**stored, "changes": ["owner_id", "shared_with"]})
 
     def _update(self, subject_type: str, subject_id: str, data, expected_version: int | None) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, f"change {subject_type} records")

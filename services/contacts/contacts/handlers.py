@@ -25,9 +25,19 @@ class ProjectionHandlers:
         tx[REF_ACCESS].put({"id": key, "access": access, "source_version": version})
         return access, version
 
+    def _on_survivors(self, tx, record: dict) -> dict:
+        """The record with its contact and company as they are now: a fact about a customer merged
+        a moment before it arrived belongs to the survivor."""
+        moved = {
+            key: self._surviving_id(tx, subject_type, record[key])
+            for subject_type, key in (("contact", "contact_id"), ("company", "company_id"))
+            if record.get(key)
+        }
+        return {**record, **moved}
+
     def _project(self, tx, event, kind: str, ref_type: str, summary: str, access: list[str] | None) -> None:
         """An entry on the record's contact and company; `access` None: seen by whoever sees them."""
-        record = event.payload
+        record = self._on_survivors(tx, event.payload)
         version = None
         if access is not None:
             access, version = self._newest_access(tx, ref_type, record, access)
@@ -63,6 +73,7 @@ class ProjectionHandlers:
         known = tx[DEAL_LINKS].get(deal["id"])
         if known is not None and known["source_version"] >= (deal.get("version") or 0):
             return
+        deal = self._on_survivors(tx, deal)
         link = {
             "id": deal["id"],
             "contact_id": deal.get("contact_id"),
@@ -169,7 +180,7 @@ class ProjectionHandlers:
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
         ticket = event.payload
-        for link in domain.service_links(ticket, event.occurred_at):
+        for link in domain.service_links(self._on_survivors(tx, ticket), event.occurred_at):
             tx[SERVICE_LINKS].put(link)
         summary = f"Ticket {ticket['subject']} ({ticket['priority']})"
         self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
@@ -179,7 +190,7 @@ class ProjectionHandlers:
         # A ticket handed to another team links its customers to that team too; the old team's
         # link stays (a later issue: links counted per open ticket).
         ticket = event.payload
-        for link in domain.service_links(ticket, event.occurred_at):
+        for link in domain.service_links(self._on_survivors(tx, ticket), event.occurred_at):
             if tx[SERVICE_LINKS].get(link["id"]) is None:
                 tx[SERVICE_LINKS].put(link)
         summary = domain.ticket_change_summary(ticket, ticket.get("changes") or [])

@@ -2,6 +2,8 @@
 entry, refusing likely duplicates on create, and merging duplicates into a survivor with every
 branch (interactions, timeline, service links, deal links, a company's contacts)."""
 
+import functools
+
 from nameko.rpc import rpc
 
 from crm_common.access import ADMIN, CUSTOMER_WRITERS, reach_of, require_role
@@ -22,6 +24,12 @@ KEY_ROWS_PER_VALUE = 50
 MAX_SCORED = 200
 # Strong keys first: when the bound cuts, it cuts the weakest evidence.
 KIND_ORDER = ("email", "phone", "tax_id", "name_at_company", "name", "name_part")
+# The only keys that can find a likely duplicate (see matching.compare): a similar name alone is
+# weak, and a company's same name shares its whole `name` key. A create reads just these.
+STRONG_KINDS = {
+    "contact": ("email", "phone", "name_at_company"),
+    "company": ("email", "phone", "tax_id", "name"),
+}
 
 # The fields a duplicate check reads, per subject type; the others of the record are accepted
 # (a client may send the body it is about to create) and ignored.
@@ -71,6 +79,24 @@ def phone_country_code() -> str:
     if not code.isdigit() or not 1 <= len(code) <= 3:
         raise ConfigError(f"DEFAULT_PHONE_COUNTRY_CODE must be 1-3 digits, got {code!r}")
     return code
+
+
+def _profile(subject_type: str, record: dict, country_code: str) -> matching.Profile:
+    """`matching.profile`, remembered: a create builds its record's profile to check it and again
+    to index it, and a check scores the same candidates as the one before."""
+    fields = tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name in ("id", *MATCH_FIELDS[subject_type])
+        if isinstance(value := record.get(name), str)
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    )
+    return _cached_profile(subject_type, fields, country_code)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_profile(subject_type: str, fields: tuple, country_code: str) -> matching.Profile:
+    record = {name: list(value) if isinstance(value, tuple) else value for name, value in fields}
+    return matching.profile(subject_type, record, country_code)
 
 
 def _empty(value) -> bool:
@@ -158,7 +184,7 @@ class MatchingRpc:
     def _write_match_keys(self, tx, subject_type: str, record: dict, fresh: bool) -> None:
         """`fresh`: the record was just created, so it has no keys yet and they are only inserted
         (an import writes hundreds of thousands)."""
-        keys = matching.match_keys(matching.profile(subject_type, record, phone_country_code()))
+        keys = matching.match_keys(_profile(subject_type, record, phone_country_code()))
         wanted = {
             f"{subject_type}:{record['id']}:{kind}:{value}": {
                 "subject_type": subject_type,
@@ -184,13 +210,15 @@ class MatchingRpc:
         for known in list(keys_of.iterate({"subject_id": record_id, "subject_type": subject_type})):
             keys_of.delete(known["id"])
 
-    def _scored(self, source, subject_type: str, probe: matching.Profile) -> list[tuple[dict, matching.Match]]:
-        """Records sharing a key with `probe` (itself left out), with how well they match."""
+    def _scored(
+        self, source, subject_type: str, probe: matching.Profile, kinds: tuple[str, ...] = KIND_ORDER
+    ) -> list[tuple[dict, matching.Match]]:
+        """Records sharing a key of `kinds` with `probe` (itself left out), with how well they match."""
         by_kind: dict[str, list[str]] = {}
         for kind, value in matching.match_keys(probe):
             by_kind.setdefault(kind, []).append(value)
         ids: list[str] = []
-        for kind in KIND_ORDER:
+        for kind in kinds:
             # One lookup per value: an equality on the whole index reads a large block in id order
             # and stops at the bound, where an `$in` would sort the whole block first.
             for value in by_kind.get(kind, ()):
@@ -209,19 +237,28 @@ class MatchingRpc:
         code = phone_country_code()
         scored = []
         for record in records:
-            match = matching.compare(probe, matching.profile(subject_type, record, code))
+            match = matching.compare(probe, _profile(subject_type, record, code))
             if match is not None:
                 scored.append((record, match))
         return scored
 
-    def _duplicates_of(self, tx, subject_type: str, fields: dict, limit: int = 10) -> list[dict]:
+    def _duplicates_of(
+        self, tx, subject_type: str, fields: dict, limit: int = 10, *, strong_only: bool = False
+    ) -> list[dict]:
         """Candidates for `fields` (a new or existing record; its own `id` is left out), best first:
         `{id, score, reasons, strong, record}`. The caller sees the records in their reach; a strong
         match out of their reach is reported without its id and record (`{"id": null, "record":
-        null, ...}`): it still blocks a create, and tells no more than "this customer exists"."""
-        probe = matching.profile(subject_type, fields, phone_country_code())
+        null, ...}`): it still blocks a create, and tells no more than "this customer exists".
+        `strong_only`: only likely duplicates, found through the strong keys alone (a create, an
+        import row: several times cheaper than the full check)."""
+        probe = _profile(subject_type, fields, phone_country_code())
         reach = reach_of(self.caller)
-        scored = {record["id"]: (record, match) for record, match in self._scored(tx, subject_type, probe)}
+        kinds = STRONG_KINDS[subject_type] if strong_only else KIND_ORDER
+        scored = {
+            record["id"]: (record, match)
+            for record, match in self._scored(tx, subject_type, probe, kinds)
+            if match.strong or not strong_only
+        }
         out: list[dict] = []
         for record_id, match in matching.rank((i, m) for i, (_, m) in scored.items()):
             record = scored[record_id][0]
@@ -235,7 +272,7 @@ class MatchingRpc:
 
     def _refuse_duplicates(self, tx, subject_type: str, record: dict) -> None:
         """Conflict (409) with the likely duplicates of a record about to be created."""
-        strong = [c for c in self._duplicates_of(tx, subject_type, record) if c["strong"]]
+        strong = self._duplicates_of(tx, subject_type, record, strong_only=True)
         if strong:
             raise Conflict(
                 f"likely duplicate of {len(strong)} existing {subject_type} record(s); "

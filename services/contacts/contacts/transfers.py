@@ -1,6 +1,7 @@
 """CSV import and export jobs: upload and mapping checks, the background runner that imports rows as
 their uploader (dedupe, per-row errors, resumable chunks) and renders exports, and their progress."""
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -856,7 +857,20 @@ class TransfersRpc:
         return company_id
 
     def _export_step(self, job_id: str, instance: str) -> bool:
-        """Render the next page of an export as its creator sees it. False when done."""
+        """Render the next page of an export as its creator sees it. False when done; an export
+        that fails for an unexpected reason (not the store) fails for good rather than retry forever."""
+        try:
+            return self._export_page(job_id, instance)
+        except (ServiceUnavailable, PreconditionFailed):
+            raise
+        except Exception:
+            log.exception("export %s failed", job_id)
+            with contextlib.suppress(_Abandon), self.store.transaction() as tx:
+                job = self._held_job(tx, EXPORTS, job_id, instance)
+                self._finish_job(tx, EXPORTS, job, "failed", "an internal error; see the service's log")
+            return False
+
+    def _export_page(self, job_id: str, instance: str) -> bool:
         job = self.store[EXPORTS].get(job_id)
         if job is None or job["status"] != "running":
             return False

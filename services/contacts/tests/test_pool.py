@@ -547,3 +547,19 @@ def test_a_large_hand_over_continues_on_the_timer_in_chunks_and_never_moves_a_re
         assert len(history) == 1 and history[0]["from_owner_id"] == "u1" and history[0]["by"] == "a1"
     assert len(events(store, "contact_assigned")) == 250
     assert len(events(store, "customers_handed_over")) == 1
+
+
+def test_a_hand_over_that_keeps_failing_is_parked_as_failed_with_its_error(store, clock, monkeypatch):
+    new_contact(store, "C", "u1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ContactsService, "_store_change", broken)
+    job = service(store, ADMIN).hand_over("u1", ["u2"])
+    assert job["status"] == "running" and job["failures"] == 1 and job["last_error"] == "RuntimeError"
+    for _ in range(ownership.HAND_OVER_MAX_FAILURES):
+        service(store, SYSTEM).continue_hand_overs()
+    failed = service(store, ADMIN).get_hand_over(job["id"])
+    assert failed["status"] == "failed" and failed["finished_at"] is not None
+    assert store[CONTACTS].find({"owner_id": "u1"}).items  # nothing half-moved: each chunk is all or nothing

@@ -383,3 +383,16 @@ def test_an_export_is_seen_by_its_creator_and_expires(store, monkeypatch):
     run_all(store)
     assert service(store, REP).get_export(done["id"])["status"] == "expired"
     assert store[EXPORT_CHUNKS].count({"export_id": done["id"]}) == 0
+
+
+def test_an_export_failing_unexpectedly_fails_for_good(store, monkeypatch):
+    service(store, REP).create_contact({"first_name": "A"})
+    job = service(store, REP).create_export({})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(transfers.csv_io, "render_csv", broken)
+    run_all(store)
+    failed = service(store, REP).get_export(job["id"])
+    assert failed["status"] == "failed" and "internal error" in failed["error"]

@@ -125,6 +125,31 @@ def ticket_doc(ticket: dict) -> SearchDoc:
     )
 
 
+def interaction_doc(interaction: dict) -> SearchDoc:
+    """Found by its subject, summary, outcome and participants; seen by who sees its customer."""
+    kind = interaction["kind"]
+    title = interaction.get("subject") or f"{kind.capitalize()} {interaction['occurred_at'][:10]}"
+    participants = [
+        value for person in interaction.get("participants") or () for value in (person.get("name"), person.get("email"))
+    ]
+    body = " ".join(filter(None, [kind, interaction.get("summary"), interaction.get("outcome"), *participants]))
+    return SearchDoc(
+        "interaction",
+        interaction["id"],
+        title,
+        interaction["version"],
+        body,
+        {
+            "owner_id": interaction.get("owner_id"),
+            "contact_id": interaction.get("contact_id"),
+            "company_id": interaction.get("company_id"),
+            "kind": kind,
+        },
+        interaction["updated_at"],
+        customer_access(interaction),
+    )
+
+
 def customer_access(record: dict) -> list[str]:
     """Contacts and companies: their owner (or the pool) and whom they are shared with. Support
     agents' reach through their tickets is not indexed: they find those customers through lists."""

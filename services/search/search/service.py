@@ -18,7 +18,7 @@ from crm_common.search_index import SearchDoc, SearchQuery
 from . import domain, events
 from .index import Index
 
-TYPES = ("contact", "company", "deal", "ticket")
+TYPES = ("contact", "company", "interaction", "deal", "ticket")
 FRESHNESS = Histogram(
     "crm_search_freshness_seconds",
     "Delay from the source write to searchable",
@@ -75,6 +75,18 @@ class SearchService(ServiceBase):
     @handle_event("contacts", "contact_deleted")
     def on_contact_deleted(self, tx, event) -> None:
         self.index.delete("contact", event.payload["id"], event.payload["version"])
+
+    @handle_event("contacts", "interaction_logged")
+    def on_interaction_logged(self, tx, event) -> None:
+        self._index(domain.interaction_doc(event.payload), event.occurred_at)
+
+    @handle_event("contacts", "interaction_updated")
+    def on_interaction_updated(self, tx, event) -> None:
+        self._index(domain.interaction_doc(event.payload), event.occurred_at)
+
+    @handle_event("contacts", "interaction_deleted")
+    def on_interaction_deleted(self, tx, event) -> None:
+        self.index.delete("interaction", event.payload["id"], event.payload["version"])
 
     @handle_event("contacts", "company_created")
     def on_company_created(self, tx, event) -> None:
