@@ -14,7 +14,7 @@ from crm_common.ids import utc_now
 from crm_common.listing import parse_limit, parse_list_query
 from crm_common.schema import validate
 
-from . import domain, schemas
+from . import domain, events, schemas
 from .store import COMPANIES, CONTACTS, HISTORY, INTERACTIONS, SERVICE_LINKS, TIMELINE
 
 SUBJECTS = {"contact": CONTACTS, "company": COMPANIES}
@@ -173,7 +173,7 @@ class CustomersRpc:
         tx[HISTORY].put(domain.snapshot(subject_type, stored, now))
         self._own_entry(tx, subject_type, stored, f"{subject_type.capitalize()} {name} created", "v1")
         self._index_match_keys(tx, subject_type, stored)
-        self.emit(tx, f"{subject_type}_created", stored)
+        self.emit(tx, events.customer_event(subject_type, events.CREATED), stored)
         return stored
 
     def _store_change(
@@ -197,7 +197,7 @@ class CustomersRpc:
         self._index_match_keys(tx, subject_type, stored)
         if {"owner_id", "shared_with"} & set(changed):
             self._interactions_follow_owner(tx, subject_type, stored)
-        self.emit(tx, f"{subject_type}_updated", {**stored, "changes": changed})
+        self.emit(tx, events.customer_event(subject_type, events.UPDATED), {**stored, "changes": changed})
         if event_type:
             self.emit(tx, event_type, {**stored, **(extra or {})})
         return stored
@@ -212,7 +212,7 @@ class CustomersRpc:
         self._own_entry(tx, subject_type, tomb, summary, "deleted")
         self._drop_match_keys(tx, subject_type, current["id"])
         payload = {"id": current["id"], "version": tomb["version"], "deleted_by": self.caller.user_id}
-        self.emit(tx, f"{subject_type}_deleted", {**payload, **(extra or {})})
+        self.emit(tx, events.customer_event(subject_type, events.DELETED), {**payload, **(extra or {})})
 
     def _interactions_follow_owner(self, tx, subject_type: str, record: dict) -> None:
         """Interactions are seen by who sees their customer: they take its owner and shares (a
@@ -225,7 +225,7 @@ class CustomersRpc:
         for interaction in list(tx[INTERACTIONS].iterate(flt)):
             moved = {**interaction, "owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
             stored = tx[INTERACTIONS].replace(moved, interaction["version"])
-            self.emit(tx, "interaction_updated", {**stored, "changes": ["owner_id", "shared_with"]})
+            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": ["owner_id", "shared_with"]})
 
     def _update(self, subject_type: str, subject_id: str, data, expected_version: int | None) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, f"change {subject_type} records")

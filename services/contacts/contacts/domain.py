@@ -32,7 +32,8 @@ def utc_timestamp(value: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # isoformat pads the year to four digits (strftime's %Y does not, for years before 1000).
+        return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     except OverflowError:
         raise ValueError(f"{value} is out of range") from None
 

@@ -18,7 +18,7 @@ from crm_common.ids import new_id, utc_now
 from crm_common.listing import parse_list_query
 from crm_common.schema import validate
 
-from . import domain, schemas
+from . import domain, events, schemas
 from .customers import SUBJECTS
 from .store import INTERACTIONS, TIMELINE
 
@@ -150,7 +150,7 @@ class InteractionsRpc:
             stored = tx[INTERACTIONS].insert(interaction)
             self._interaction_entries(tx, stored, "logged", interaction_summary(stored))
             self._touch_activity(tx, stored)
-            self.emit(tx, "interaction_logged", stored)
+            self.emit(tx, events.INTERACTION_LOGGED, stored)
         return stored
 
     @rpc
@@ -188,7 +188,7 @@ class InteractionsRpc:
             stored = tx[INTERACTIONS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
             self._interaction_entries(tx, stored, "logged", interaction_summary(stored))
             self._touch_activity(tx, stored)
-            self.emit(tx, "interaction_updated", {**stored, "changes": changed})
+            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changed})
         return stored
 
     @rpc
@@ -204,6 +204,6 @@ class InteractionsRpc:
             )
             self.emit(
                 tx,
-                "interaction_deleted",
+                events.INTERACTION_DELETED,
                 {"id": interaction_id, "version": current["version"] + 1, "deleted_by": self.caller.user_id},
             )

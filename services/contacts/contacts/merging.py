@@ -11,7 +11,7 @@ from crm_common.config import ConfigError, setting
 from crm_common.errors import Conflict, ValidationFailed
 from crm_common.ids import utc_now
 
-from . import domain, matching
+from . import domain, events, matching
 from .customers import FIELDS, SUBJECTS
 from .store import DEAL_LINKS, INTERACTIONS, MATCH_KEYS, MERGES, SERVICE_LINKS, TIMELINE
 
@@ -380,7 +380,7 @@ class MatchingRpc:
                 merged,
                 changed,
                 f"Merged {names[:300]} into this {subject_type}",
-                event_type=f"{subject_type}_merged",
+                event_type=events.customer_event(subject_type, events.MERGED),
                 extra={
                     "merged_ids": ids,
                     # The versions the duplicates' `<type>_deleted` events carry, for tombstones.
@@ -409,7 +409,7 @@ class MatchingRpc:
                 moved.update(owner_id=survivor.get("owner_id"), shared_with=survivor.get("shared_with") or [])
             stored = tx[INTERACTIONS].replace(moved, interaction["version"])
             changes = [k for k in (key, "owner_id", "shared_with") if stored.get(k) != interaction.get(k)]
-            self.emit(tx, "interaction_updated", {**stored, "changes": changes})
+            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changes})
         for entry in list(tx[TIMELINE].iterate({"subject_id": old})):
             copy_id = _copied_entry_id(subject_type, entry, old, new)
             if tx[TIMELINE].get(copy_id) is None:

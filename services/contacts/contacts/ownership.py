@@ -25,20 +25,11 @@ from crm_common.errors import Conflict, CrmError, Forbidden, NotFound, Precondit
 from crm_common.ids import new_id, utc_now
 from crm_common.listing import parse_list_query
 
-from . import domain, pool, schemas
+from . import domain, events, pool, schemas
 from .customers import SUBJECTS
 from .store import CONTACTS, HAND_OVERS, POOL_CLAIMS, POOL_SETTINGS, RECLAIM_NOTICES, RECLAIM_RULES
 
 log = logging.getLogger(__name__)
-
-# Events (besides <type>_updated, which every owner change also publishes). Each one has a
-# consumer (notifications): an event no queue takes would hold back the record's later events.
-CONTACT_CLAIMED = "contact_claimed"  # the contact, plus from_owner_id (null) and reason
-CONTACT_RELEASED = "contact_released"  # the contact, plus from_owner_id and reason
-CONTACT_ASSIGNED = "contact_assigned"  # the contact, plus from_owner_id, reason and (bulk) hand_over_id
-CONTACT_RECLAIMED = "contact_reclaimed"  # the contact, plus from_owner_id, reason and rule_id
-POOL_RECLAIM_WARNED = "pool_reclaim_warned"  # {id, contact_id, owner_id, display_name, rule_id, rule_name, ...}
-CUSTOMERS_HANDED_OVER = "customers_handed_over"  # the finished hand-over job, with moved_by_owner
 
 SETTINGS_ID = "pool"
 POOL_READERS = (ADMIN, MANAGER, SALES_REP, VIEWER)
@@ -196,7 +187,7 @@ class PoolRpc:
                 updated,
                 ["owner_id"],
                 f"Claimed from the pool by {user_id}",
-                event_type=CONTACT_CLAIMED,
+                event_type=events.CONTACT_CLAIMED,
                 extra={"from_owner_id": None, "reason": reason},
             )
             self._count_claim(tx, user_id, day)
@@ -227,7 +218,7 @@ class PoolRpc:
                 updated,
                 ["owner_id"],
                 _with(f"Released to the pool by {user_id}", reason),
-                event_type=CONTACT_RELEASED,
+                event_type=events.CONTACT_RELEASED,
                 extra={"from_owner_id": owner_id, "reason": reason},
             )
             self._drop_notice(tx, contact_id)
@@ -256,7 +247,7 @@ class PoolRpc:
                 updated,
                 ["owner_id"],
                 _with(f"Assigned to {owner_id} by {self.caller.user_id}", reason),
-                event_type=CONTACT_ASSIGNED,
+                event_type=events.CONTACT_ASSIGNED,
                 extra={"from_owner_id": previous, "reason": reason},
             )
             self._drop_notice(tx, contact_id)
@@ -392,7 +383,7 @@ class PoolRpc:
                     progress["phase"] = "company"
                 else:
                     progress.update(status="done", finished_at=moment)
-                    self.emit(tx, CUSTOMERS_HANDED_OVER, {k: v for k, v in progress.items() if k != "version"})
+                    self.emit(tx, events.CUSTOMERS_HANDED_OVER, {k: v for k, v in progress.items() if k != "version"})
                 tx[HAND_OVERS].replace(progress, job["version"])
                 return progress["status"] == "running"
             recipients = job["to_owner_ids"]
@@ -405,7 +396,9 @@ class PoolRpc:
                 )
                 if subject_type == "contact":
                     extra = {"from_owner_id": job["from_owner_id"], "reason": job["reason"], "hand_over_id": job_id}
-                    self._store_change(tx, "contact", record, updated, ["owner_id"], summary, CONTACT_ASSIGNED, extra)
+                    self._store_change(
+                        tx, "contact", record, updated, ["owner_id"], summary, events.CONTACT_ASSIGNED, extra
+                    )
                     self._drop_notice(tx, record["id"])
                     progress["moved_contacts"] += 1
                 else:
@@ -557,7 +550,7 @@ class PoolRpc:
                 )
                 self.emit(
                     tx,
-                    POOL_RECLAIM_WARNED,
+                    events.POOL_RECLAIM_WARNED,
                     {
                         "id": contact_id,
                         "contact_id": contact_id,
@@ -608,7 +601,7 @@ class PoolRpc:
                     updated,
                     ["owner_id"],
                     f"Returned to the pool from {owner_id}: {notice['reason']}",
-                    event_type=CONTACT_RECLAIMED,
+                    event_type=events.CONTACT_RECLAIMED,
                     extra={"from_owner_id": owner_id, "reason": notice["reason"], "rule_id": notice["rule_id"]},
                 )
             return True

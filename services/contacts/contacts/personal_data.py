@@ -14,13 +14,10 @@ from crm_common.runtime.events import handle_event
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.schema import Field, validate
 
-from . import domain
+from . import domain, events
 from .store import CONTACTS, ERASURES, HISTORY, INTERACTIONS, TIMELINE
 
 log = logging.getLogger(__name__)
-
-CONTACT_ERASED = "contact_erased"  # payload: {id, version (the tombstone's), erasure_id}
-ERASURE_COMPLETED = "erasure_completed"  # payload: the erasure record, status completed
 
 # Every service that holds data about a contact, the contacts service first. The others answer
 # `export_personal_data` over RPC and announce `personal_data_erased` once they have scrubbed.
@@ -232,14 +229,14 @@ class PersonalDataRpc:
             stored = tx[INTERACTIONS].replace(scrubbed, interaction["version"])
             fields = (*SCRUBBED_INTERACTION_TEXT, "summary", "participants")
             changed = [k for k in fields if interaction.get(k) != stored.get(k)]
-            self.emit(tx, "interaction_updated", {**stored, "changes": changed})
+            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changed})
         mentioned = self._participations(tx, record)
         for interaction in mentioned:
             kept = [
                 p for p in interaction.get("participants") or [] if not names_the_person(p, contact_id, emails, phones)
             ]
             stored = tx[INTERACTIONS].replace({**interaction, "participants": kept}, interaction["version"])
-            self.emit(tx, "interaction_updated", {**stored, "changes": ["participants"]})
+            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": ["participants"]})
         return [i["id"] for i in own], len(mentioned)
 
     def _scrub_history(self, tx, contact_id: str, erasure_id: str) -> int:
@@ -281,7 +278,7 @@ class PersonalDataRpc:
             }
             erasure, _ = mark_done(erasure, "contacts", now, detail)
             stored = tx[ERASURES].insert(erasure)
-            self.emit(tx, CONTACT_ERASED, {"id": contact_id, "version": version, "erasure_id": erasure["id"]})
+            self.emit(tx, events.CONTACT_ERASED, {"id": contact_id, "version": version, "erasure_id": erasure["id"]})
         return stored
 
     @rpc
@@ -317,7 +314,7 @@ class PersonalDataRpc:
         updated, completed = mark_done(erasure, event.source, event.occurred_at, payload.get("detail"))
         stored = tx[ERASURES].replace(updated, erasure["version"])
         if completed:
-            self.emit(tx, ERASURE_COMPLETED, stored)
+            self.emit(tx, events.ERASURE_COMPLETED, stored)
 
     @handle_event("sales", "personal_data_erased")
     def on_sales_personal_data_erased(self, tx, event) -> None:
