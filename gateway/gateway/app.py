@@ -7,6 +7,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from prometheus_client import Counter, Histogram
 
 from crm_common.config import DEFAULT_AMQP_URI, float_setting, int_setting
@@ -34,6 +35,18 @@ HTTP_REQUESTS = Counter("crm_http_requests_total", "Gateway requests", ["method"
 log = logging.getLogger("gateway.access")
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class StrictJsonProvider(DefaultJSONProvider):
+    """Python's json module reads the non-standard NaN, Infinity and -Infinity; no store keeps them,
+    so a body holding one is malformed (400) like any other invalid JSON."""
+
+    def loads(self, s, **kwargs):
+        return super().loads(s, parse_constant=_refuse_constant, **kwargs)
+
+
 def create_app(
     rpc: RpcPool | None = None,
     *,
@@ -45,6 +58,7 @@ def create_app(
     security = security or load_security_settings()
     store = store or open_gateway_store()
     app = Flask(__name__)
+    app.json = StrictJsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes or int_setting("GATEWAY_MAX_BODY_BYTES", 1_048_576)
     # CSV uploads (POST /imports) alone may be larger: GATEWAY_MAX_UPLOAD_BYTES, default 50 MiB.
     app.config["MAX_UPLOAD_BYTES"] = int_setting("GATEWAY_MAX_UPLOAD_BYTES", 50 * 1_048_576)

@@ -868,13 +868,15 @@ def _personal_data_paths() -> list:
         "Erase the person's data in every service (admin)",
         {202: _json(_ref("Erasure"), "Accepted: contacts has erased; the other services follow", ("ETag", "Location"))},
         body="ErasureRequest",
-        errors=admin,
+        errors=(403, 409),
         description="Irreversible. In one transaction the contacts service deletes the contact, blanks its "
         "history snapshots (business facts such as company, owner and lifecycle stage stay), scrubs its "
         "interactions and the timeline summaries about it (kinds, times and refs stay), and announces "
         "`contact_erased`; sales, the service desk, notifications and search scrub on that event and report "
-        "back. Follow `Location` until `status` is `completed`. 404 for a contact that does not exist or was "
-        "erased already. The body is optional.",
+        "back. Follow `Location` until `status` is `completed`. Every contact merged into this one (the same "
+        "person), transitively, is erased with it (`merged_ids`). 404 for a contact that does not exist or was "
+        "erased already; 409 for a contact merged into another, whose id `matches` gives: erase that one. The "
+        "body is optional.",
     )
     erase[2]["requestBody"]["required"] = False
     erasure_query = [
@@ -890,10 +892,11 @@ def _personal_data_paths() -> list:
             "personal data",
             "Everything the platform holds about the person (admin)",
             {200: _json(_ref("PersonalDataExport"), headers=("Content-Disposition",))},
-            errors=admin,
+            errors=(403, 409),
             description="Gathered from every service at the time of the request; 503 when any service does not "
             "answer (never a partial export). Also answers for a deleted contact (from its history); 404 once "
-            "erased.",
+            "erased. `merged` holds what every service keeps under the ids of the contacts merged into this one "
+            "(the same person). 409 for a contact merged into another, whose id `matches` gives: export that one.",
         ),
         erase,
         _operation(
@@ -931,6 +934,11 @@ def _personal_data_schemas() -> dict:
             id=S,
             version=INT,
             contact_id=S,
+            merged_ids={
+                "type": "array",
+                "items": S,
+                "description": "the contacts merged into this one, erased with it",
+            },
             requested_by=S,
             requested_at=TS,
             reason=NS,
@@ -973,6 +981,22 @@ def _personal_data_schemas() -> dict:
                 },
                 search={**_obj(["documents"], documents={"type": "array", "items": {"type": "object"}}), **section},
             ),
+            merged={
+                "type": "array",
+                "description": "every contact merged into this one, transitively, oldest merge first",
+                "items": _obj(
+                    ["id", "merged_into", "merged_at", "services"],
+                    id=S,
+                    merged_into=S,
+                    merged_at=TS,
+                    merged_by=S,
+                    services={
+                        "type": "object",
+                        "description": "`contacts`: {history, interactions, timeline} under its id; every "
+                        "other service's answer about its id, as above",
+                    },
+                ),
+            },
         ),
     }
 

@@ -265,8 +265,8 @@ def test_enumerated_path_and_query_values_match_the_app(document):
     entities = next(p for p in entities if p.get("name") == "entity")["schema"]["enum"]
     assert set(entities) == set(_table("contacts.schemas", "CUSTOM_FIELD_ENTITIES"))
     contact = document["components"]["schemas"]["Contact"]["properties"]
-    assert set(contact["value_grade"]["enum"]) == {*_table("contacts.handlers", "GRADES"), None}
-    assert set(contact["churn_risk"]["enum"]) == {*_table("contacts.handlers", "CHURN_LEVELS"), None}
+    assert set(contact["value_grade"]["enum"]) == {*_table("contacts.schemas", "VALUE_GRADES"), None}
+    assert set(contact["churn_risk"]["enum"]) == {*_table("contacts.schemas", "CHURN_LEVELS"), None}
 
 
 def test_as_of_is_documented_where_the_gateway_forwards_it(document):

@@ -1,5 +1,6 @@
 """Loads a realistic demo data set through the gateway, once: a small sales and support organisation,
-companies, contacts with Chinese and Western names, custom fields, interactions, deals and tickets.
+companies, contacts with Chinese and Western names, custom fields, interactions, a segment, a pool
+reclaim rule, deals and tickets.
 
 `python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
 gateway's documented development admin when they are not set.
@@ -32,6 +33,19 @@ CUSTOM_FIELDS = [
     {"entity": "contact", "key": "wechat_id", "label": "WeChat ID", "type": "text", "max_length": 64},
     {"entity": "company", "key": "annual_revenue", "label": "Annual revenue (CNY)", "type": "number"},
 ]
+EAST_VIP_SEGMENT = {
+    "name": "华东 VIP",
+    "description": "VIP contacts in the East China region",
+    "entity": "contact",
+    "shared": True,
+    "filter": {"and": [{"custom_fields.region": "华东"}, {"tags": {"contains": "vip"}}]},
+}
+RECLAIM_RULE = {
+    "name": "Idle for 30 days",
+    "description": "No interaction for 30 days and no open deal: back to the pool after a week's notice",
+    "conditions": {"no_activity_days": 30, "no_open_deal": True},
+    "notice_days": 7,
+}
 INTERACTIONS = [
     ("call", "Intro call", "interested"),
     ("call", "Follow-up on pricing", "asked for a proposal"),
@@ -265,6 +279,8 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
             {"kind": kind, "contact_id": contact["id"], "subject": subject, "outcome": outcome},
         )
         counts["interactions"] += 1
+    admin.call("POST", "/segments", EAST_VIP_SEGMENT)
+    admin.call("POST", "/pool/rules", RECLAIM_RULE)
     for contact in rng.sample([c for c in contacts if c["owner_id"]], 40):
         admin.call(
             "POST",

@@ -10,6 +10,10 @@ from .store.query import SCALARS, check_field
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 API_OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "exists")
+# Bounds on a filter's shape: deeper or larger trees are refused before they reach a store (SQLite's
+# parser and Python's recursion both give out on a few hundred levels).
+MAX_FILTER_DEPTH = 8
+MAX_FILTER_CLAUSES = 100
 
 
 @dataclass
@@ -48,7 +52,18 @@ def parse_sort(raw: Any, allowed: tuple[str, ...], default: str) -> list[tuple[s
 
 def api_filter_to_store(node: Any, allowed: tuple[str, ...]) -> dict:
     """{"and": [...]} / {"or": [...]} / {"not": f} / {"field": value | {"op": value}} -> store grammar.
-    Fields are checked against `allowed` (a prefix like "custom_fields." admits any key below it)."""
+    Fields are checked against `allowed` (a prefix like "custom_fields." admits any key below it);
+    at most MAX_FILTER_DEPTH levels and MAX_FILTER_CLAUSES field clauses."""
+    clauses = [0]
+    converted = _to_store(node, allowed, 1, clauses)
+    if clauses[0] > MAX_FILTER_CLAUSES:
+        raise BadRequest(f"a filter may hold at most {MAX_FILTER_CLAUSES} field conditions")
+    return converted
+
+
+def _to_store(node: Any, allowed: tuple[str, ...], depth: int, clauses: list[int]) -> dict:
+    if depth > MAX_FILTER_DEPTH:
+        raise BadRequest(f"a filter may nest at most {MAX_FILTER_DEPTH} levels")
     if not isinstance(node, dict) or not node:
         raise BadRequest("a filter must be a non-empty object")
     out: dict = {}
@@ -56,10 +71,13 @@ def api_filter_to_store(node: Any, allowed: tuple[str, ...]) -> dict:
         if key in ("and", "or"):
             if not isinstance(value, list) or not value:
                 raise BadRequest(f"'{key}' takes a non-empty list of filters")
-            out["$" + key] = [api_filter_to_store(sub, allowed) for sub in value]
+            out["$" + key] = [_to_store(sub, allowed, depth + 1, clauses) for sub in value]
         elif key == "not":
-            out["$not"] = api_filter_to_store(value, allowed)
+            out["$not"] = _to_store(value, allowed, depth + 1, clauses)
         else:
+            clauses[0] += 1
+            if clauses[0] > MAX_FILTER_CLAUSES:
+                raise BadRequest(f"a filter may hold at most {MAX_FILTER_CLAUSES} field conditions")
             check_field(key)
             if key not in allowed and not any(a.endswith(".") and key.startswith(a) for a in allowed):
                 raise BadRequest(f"cannot filter on {key!r}")

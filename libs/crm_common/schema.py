@@ -12,6 +12,37 @@ from .errors import ValidationFailed
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{3,30}$")
 DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,6})?$")  # no exponent, sign, spaces or underscores
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # Python also reads 20240101 and 2024-W01-1: not stored as sent
+# An `object` field (preferences, conditions): small, flat, storable by every adapter.
+MAX_OBJECT_KEYS, MAX_OBJECT_TEXT, MAX_OBJECT_LIST = 50, 1000, 50
+INT64 = 2**63  # MongoDB stores integers in 8 bytes at most
+
+
+def number_problem(value: Any, integer: bool = False) -> str | None:
+    """A JSON number every store keeps as sent: no bool, NaN or infinity, integers within 64 bits."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return "must be an integer" if integer else "must be a number"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, int) and not -INT64 <= value < INT64:
+        return "must fit in 64 bits"
+    return None
+
+
+def _object_value_problem(key: str, item: Any, in_list: bool = False) -> str | None:
+    """An `object` field's value: a scalar, or a short list of non-null scalars."""
+    if isinstance(item, list) and not in_list:
+        if len(item) > MAX_OBJECT_LIST:
+            return f"value of {key!r} must hold at most {MAX_OBJECT_LIST} items"
+        return next((p for i in item if (p := _object_value_problem(key, i, in_list=True))), None)
+    if isinstance(item, bool) or (item is None and not in_list):
+        return None
+    if isinstance(item, str):
+        return f"value of {key!r} must be at most {MAX_OBJECT_TEXT} characters" if len(item) > MAX_OBJECT_TEXT else None
+    if isinstance(item, (int, float)):
+        problem = number_problem(item)
+        return f"value of {key!r} {problem}" if problem else None
+    return f"value of {key!r} must be a scalar or a list of scalars"
 
 
 @dataclass(frozen=True)
@@ -37,7 +68,8 @@ def _text(value: Any, spec: Field) -> str | None:
     return None
 
 
-def _check(value: Any, spec: Field) -> str | None:
+def field_problem(value: Any, spec: Field) -> str | None:
+    """What is wrong with `value` for a field of this spec, or None."""
     if value is None:
         return None if spec.nullable and not spec.required else "must not be null"
     kind = spec.kind
@@ -51,18 +83,15 @@ def _check(value: Any, spec: Field) -> str | None:
         return None if value in spec.choices else f"must be one of {', '.join(spec.choices)}"
     if kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
-    if kind == "int":
-        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
-    if kind == "number":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return None if ok else "must be a number"
+    if kind in ("int", "number"):
+        return number_problem(value, integer=kind == "int")
     if kind in ("emails", "phones"):
         if not isinstance(value, list):
             return f"must be a list of {kind}"
         if len(value) > spec.max_items:
             return f"must hold at most {spec.max_items} items"
         item = Field(kind[:-1], max_length=spec.max_length, nullable=False)
-        return next((f"item {i + 1} {p}" for i, v in enumerate(value) if (p := _check(v, item))), None)
+        return next((f"item {i + 1} {p}" for i, v in enumerate(value) if (p := field_problem(v, item))), None)
     if kind == "records":
         if not isinstance(value, list):
             return "must be a list of objects"
@@ -84,6 +113,8 @@ def _check(value: Any, spec: Field) -> str | None:
     if kind in ("date", "datetime"):
         if not isinstance(value, str):
             return f"must be an ISO 8601 {kind} string"
+        if kind == "date" and not ISO_DATE.match(value):
+            return "must be an ISO 8601 date (YYYY-MM-DD)"
         try:
             (date.fromisoformat if kind == "date" else datetime.fromisoformat)(value.replace("Z", "+00:00"))
         except ValueError:
@@ -105,13 +136,14 @@ def _check(value: Any, spec: Field) -> str | None:
     if kind == "object":
         if not isinstance(value, dict):
             return "must be an object"
+        if len(value) > MAX_OBJECT_KEYS:
+            return f"must hold at most {MAX_OBJECT_KEYS} keys"
         for key, item in value.items():
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", key):
                 return f"has an invalid key {key!r}"
-            if not isinstance(item, (str, int, float, bool, type(None), list)) or (
-                isinstance(item, list) and not all(isinstance(i, (str, int, float, bool)) for i in item)
-            ):
-                return f"value of {key!r} must be a scalar or a list of scalars"
+            problem = _object_value_problem(key, item)
+            if problem:
+                return problem
         return None
     raise AssertionError(kind)
 
@@ -128,7 +160,7 @@ def validate(data: Any, fields: dict[str, Field], *, partial: bool = False, serv
             errors.append({"field": name, "message": "is not a known field"})
     for name, spec in fields.items():
         if name in data:
-            problem = _check(data[name], spec)
+            problem = field_problem(data[name], spec)
             if problem:
                 errors.append({"field": name, "message": problem})
         elif spec.required and not partial:

@@ -214,6 +214,42 @@ def test_inserting_a_taken_unique_value_is_a_conflict(store: DocumentStore) -> N
     assert store["contacts"].get("c2") is None
 
 
+def test_insert_many_stores_every_document_at_version_one_in_order(store: DocumentStore) -> None:
+    docs = [{"id": f"c{i}", "email": f"u{i}@example.com", "tags": ["a"]} for i in range(5)]
+    inserted = store["contacts"].insert_many(docs)
+    assert inserted == [{**doc, "version": 1} for doc in docs]
+    assert [store["contacts"].get(f"c{i}") for i in range(5)] == inserted
+    assert docs[0] == {"id": "c0", "email": "u0@example.com", "tags": ["a"]}
+    assert store["contacts"].insert_many([]) == []
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [{"id": "c2", "email": "b@example.com"}, {"id": "c1", "email": "c@example.com"}],  # a taken id
+        [{"id": "c2", "email": "b@example.com"}, {"id": "c3", "email": "ada@example.com"}],  # a taken unique value
+        [{"id": "c2", "email": "b@example.com"}, {"id": "c2", "email": "c@example.com"}],  # the batch repeats an id
+        [{"id": "c2", "email": "b@example.com"}, {"id": "c3", "email": "b@example.com"}],  # and a unique value
+    ],
+)
+def test_insert_many_with_a_conflict_writes_none_of_the_documents(store: DocumentStore, batch: list[dict]) -> None:
+    store["contacts"].insert({"id": "c1", "email": "ada@example.com"})
+    with pytest.raises(Conflict):
+        store["contacts"].insert_many(batch)
+    assert ids(store["contacts"]) == ["c1"]
+
+
+def test_insert_many_inside_a_transaction_commits_and_rolls_back_with_it(rollback_store: DocumentStore) -> None:
+    store = rollback_store
+    with store.transaction() as tx:
+        tx["items"].insert_many([{"id": "kept1"}, {"id": "kept2"}])
+        assert tx["items"].get("kept2") == {"id": "kept2", "version": 1}
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx["items"].insert_many([{"id": "gone1"}, {"id": "gone2"}])
+        raise RuntimeError("boom")
+    assert ids(store["items"]) == ["kept1", "kept2"]
+
+
 def test_unique_index_on_a_nested_field_refuses_duplicates(store: DocumentStore) -> None:
     store["contacts"].insert({"id": "c1", "external": {"hubspot_id": "h-1"}})
     with pytest.raises(Conflict):
@@ -597,6 +633,23 @@ def test_emit_writes_a_pending_event_into_the_outbox(store: DocumentStore) -> No
         "version": 1,
     }
     assert ids(store[OUTBOX], {"status": "pending"}) == [event.event_id]
+
+
+def test_emit_many_writes_each_event_as_emit_does(store: DocumentStore) -> None:
+    events = [new_event("contact_created", "contacts", {"id": f"c{i}"}, actor="u1") for i in range(3)]
+    before = store.emitted
+    with store.transaction() as tx:
+        tx.emit_many(events)
+        tx.emit_many([])
+    assert store.emitted == before + 3
+    for event in events:
+        assert store[OUTBOX].get(event.event_id) == {
+            "id": event.event_id,
+            "status": "pending",
+            "record": f"contacts:{event.payload['id']}",
+            "event": event.as_dict(),
+            "version": 1,
+        }
 
 
 def test_nested_transactions_join_the_outer_one(store: DocumentStore) -> None:

@@ -109,6 +109,61 @@ def test_a_person_is_exported_from_every_service_then_erased_everywhere(api):
     assert all(tag not in e["summary"] for e in timeline)
 
 
+def test_erasing_a_survivor_erases_its_merged_duplicates_and_tells_the_admin_when_done(api):
+    tag = uuid.uuid4().hex[:8]
+    rep = api.new_user(f"pd-merge-rep-{tag}@e2e.test", ["sales_rep"])
+    survivor = api.create(
+        "/contacts",
+        {"first_name": "Pat", "last_name": f"Doe{tag}", "email": f"pat.{tag}@example.org", "owner_id": rep.user["id"]},
+    )
+    entered = api.post(
+        "/contacts?allow_duplicate=true",
+        {
+            "first_name": "Patricia",
+            "last_name": f"Doe{tag}",
+            "email": f"patricia.{tag}@example.org",
+            "owner_id": rep.user["id"],
+        },
+    )
+    assert entered.status_code == 201, entered.text
+    duplicate = entered.json()
+    told = eventually(
+        lambda: [n for n in rep.get("/notifications").json()["data"] if n["ref"]["id"] == duplicate["id"]]
+    )
+    assert "Patricia" in told[0]["body"]
+    merged = api.post(f"/contacts/{survivor['id']}/merge", {"duplicate_ids": [duplicate["id"]]})
+    assert merged.status_code == 200, merged.text
+
+    # The merged-away id is refused, naming the survivor that covers it.
+    for refused in (
+        api.get(f"/contacts/{duplicate['id']}/personal-data"),
+        api.post(f"/contacts/{duplicate['id']}/erase"),
+    ):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["matches"][0]["id"] == survivor["id"] and survivor["id"] in refused.json()["detail"]
+
+    export = api.get(f"/contacts/{survivor['id']}/personal-data").json()
+    (held,) = export["merged"]
+    assert (held["id"], held["merged_into"]) == (duplicate["id"], survivor["id"])
+    assert held["services"]["contacts"]["history"][0]["record"]["first_name"] == "Patricia"
+    assert told[0]["id"] in {n["id"] for n in held["services"]["notifications"]["notifications"]}
+
+    erasure = api.post(f"/contacts/{survivor['id']}/erase").json()
+    assert erasure["merged_ids"] == [duplicate["id"]]
+    eventually(lambda: api.get(f"/erasures/{erasure['id']}").json()["status"] == "completed", timeout=30)
+
+    # The rep who owned the duplicate reads it back as a skeleton, with nobody in it.
+    then = rep.get(f"/contacts/{duplicate['id']}", params={"as_of": duplicate["created_at"]})
+    assert then.status_code == 200, then.text
+    assert (then.json()["first_name"], then.json()["email"]) == (None, None)
+    timeline = rep.get(f"/contacts/{duplicate['id']}/timeline").json()["data"]
+    assert timeline and all("Patricia" not in e["summary"] and tag not in e["summary"] for e in timeline)
+    assert {n["id"]: n for n in rep.get("/notifications").json()["data"]}[told[0]["id"]]["body"] == ERASED
+    # The admin who asked hears that every service has scrubbed.
+    done = f"Erasure of contact {survivor['id']} completed"
+    eventually(lambda: [n for n in api.get("/notifications").json()["data"] if n["body"] == done])
+
+
 def test_an_export_needs_every_service_and_an_erasure_waits_for_a_stopped_one(api, stack):
     notifications = next(s for s in SERVICES if s.name == "notifications")
     tag = uuid.uuid4().hex[:8]

@@ -23,3 +23,10 @@ class ServiceBase(OpsEndpoints, DeadLetterRpc):
         tx.emit(
             new_event(event_type, self.name, payload, actor=self.caller.user_id, correlation_id=self.caller.request_id)
         )
+
+    def emit_many(self, tx: Transaction, event_type: str, payloads: list[dict]) -> None:
+        """`emit` for several events of one type, written to the outbox in one bulk insert."""
+        actor, correlation_id = self.caller.user_id, self.caller.request_id
+        tx.emit_many(
+            [new_event(event_type, self.name, p, actor=actor, correlation_id=correlation_id) for p in payloads]
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..envelope import Event
+from ..errors import Conflict
 
 OUTBOX = "_outbox"
 PROCESSED_EVENTS = "_processed_events"
@@ -53,6 +54,20 @@ class Collection(ABC):
     def insert(self, doc: dict) -> dict:
         """Raises Conflict when the id or a unique index value is taken."""
 
+    def insert_many(self, docs: list[dict]) -> list[dict]:
+        """Insert several new documents in one round trip (an import's chunk); the stored
+        documents, in order. All or none: Conflict, and none of them written, when an id or a
+        unique index value is taken, by a stored document or by another of `docs`."""
+        stored: list[dict] = []
+        try:
+            for doc in docs:
+                stored.append(self.insert(doc))
+        except Conflict:
+            for doc in stored:
+                self.delete(doc["id"])
+            raise
+        return stored
+
     @abstractmethod
     def replace(self, doc: dict, expected_version: int | None = None) -> dict:
         """Replace the whole document; PreconditionFailed on a version mismatch, NotFound if absent."""
@@ -97,6 +112,23 @@ class Transaction(ABC):
         record = f"{event.source}:{event.payload.get('id', '')}"
         self[OUTBOX].insert({"id": event.event_id, "status": "pending", "record": record, "event": event.as_dict()})
         self._store.emitted += 1
+
+    def emit_many(self, events: list[Event]) -> None:
+        """`emit` for several events, written to the outbox in one bulk insert."""
+        if not events:
+            return
+        self[OUTBOX].insert_many(
+            [
+                {
+                    "id": event.event_id,
+                    "status": "pending",
+                    "record": f"{event.source}:{event.payload.get('id', '')}",
+                    "event": event.as_dict(),
+                }
+                for event in events
+            ]
+        )
+        self._store.emitted += len(events)
 
 
 class DocumentStore(ABC):

@@ -10,6 +10,7 @@ from urllib.parse import unquote_plus
 from pymongo import MongoClient
 from pymongo.client_session import ClientSession
 from pymongo.errors import (
+    BulkWriteError,
     CollectionInvalid,
     ConnectionFailure,
     DuplicateKeyError,
@@ -30,6 +31,7 @@ SNAPSHOT = ReadConcern("snapshot")
 DEFAULT_DATABASE = "crm"
 SERVER_SELECTION_TIMEOUT_MS = 5000
 PUT_ATTEMPTS = 10
+DUPLICATE_KEY = 11000
 
 # Every non-null BSON type a JSON document can carry. A unique index only covers documents where
 # each indexed field has one of them, as SQLite's partial index `WHERE field IS NOT NULL` does.
@@ -153,6 +155,28 @@ class MongoCollection(Collection):
                 self._coll.insert_one(_to_mongo(stored), session=self._session())
             except DuplicateKeyError as exc:
                 raise self._conflict(doc["id"], exc) from None
+        return stored
+
+    def insert_many(self, docs: list[dict]) -> list[dict]:
+        stored = [{**doc, "version": 1} for doc in docs]
+        if not stored:
+            return stored
+        with _unavailable_on_failure():
+            self._store._declare()
+            session = self._session()
+            try:
+                self._coll.insert_many([_to_mongo(doc) for doc in stored], ordered=True, session=session)
+            except BulkWriteError as exc:
+                failed = exc.details.get("writeErrors") or []
+                if not failed or any(error.get("code") != DUPLICATE_KEY for error in failed):
+                    raise
+                if session is None or not session.in_transaction:
+                    # Ordered: the documents before the refused one were written; a transaction
+                    # would roll them back, without one they are taken back here.
+                    written = [doc["id"] for doc in stored[: failed[0]["index"]]]
+                    if written:
+                        self._coll.delete_many({"_id": {"$in": written}}, session=session)
+                raise Conflict(f"{self._name}: a document collides with an existing record: {failed[0]}") from None
         return stored
 
     def replace(self, doc: dict, expected_version: int | None = None) -> dict:

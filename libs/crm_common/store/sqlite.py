@@ -129,6 +129,16 @@ class SqliteCollection(Collection):
             raise Conflict(f"{self._name} {doc['id']} collides with an existing record: {exc}") from None
         return stored
 
+    def insert_many(self, docs: list[dict]) -> list[dict]:
+        stored = [{**doc, "version": 1} for doc in docs]
+        if stored:
+            rows = [(doc["id"], _dump(doc)) for doc in stored]
+            try:
+                self._store._execute_many(f"INSERT INTO {self._table} (id, version, doc) VALUES (?, 1, ?)", rows)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"{self._name}: a document collides with an existing record: {exc}") from None
+        return stored
+
     def replace(self, doc: dict, expected_version: int | None = None) -> dict:
         current = self._run(f"SELECT version FROM {self._table} WHERE id = ?", (doc["id"],)).first
         if current is None:
@@ -248,6 +258,23 @@ class SqliteStore(DocumentStore):
                 raise
             except sqlite3.DatabaseError as exc:
                 # Disk full, read-only file, locked database: the service cannot serve right now.
+                raise ServiceUnavailable(f"store unavailable: {exc}") from None
+
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        """`sql` once per row, all or none (a savepoint: also inside a transaction)."""
+        with self._lock:
+            try:
+                self._conn.execute("SAVEPOINT execute_many")
+                try:
+                    self._conn.executemany(sql, rows)
+                except BaseException:
+                    self._conn.execute("ROLLBACK TO execute_many")
+                    raise
+                finally:
+                    self._conn.execute("RELEASE execute_many")
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as exc:
                 raise ServiceUnavailable(f"store unavailable: {exc}") from None
 
     def _rollback(self) -> None:

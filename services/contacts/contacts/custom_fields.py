@@ -1,14 +1,14 @@
 """Admin-defined custom fields: their definitions, and the checks every company and contact write passes."""
 
 import re
-from datetime import date
 
 from nameko.rpc import rpc
 
 from crm_common.access import ADMIN, require_role
 from crm_common.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import new_id, utc_now
-from crm_common.schema import validate
+from crm_common.schema import Field, field_problem, number_problem, validate
+from crm_common.store import Transaction
 
 from . import schemas
 from .store import CUSTOM_FIELDS
@@ -50,18 +50,11 @@ def value_problem(definition: dict, value) -> str | None:
             return "must be text"
         return None if len(value) <= limit else f"must be at most {limit} characters"
     if kind == "number":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else "must be a number"
+        return number_problem(value)
     if kind == "boolean":
         return None if isinstance(value, bool) else "must be true or false"
     if kind == "date":
-        if not isinstance(value, str) or len(value) != 10:
-            return "must be a date (YYYY-MM-DD)"
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return "must be a date (YYYY-MM-DD)"
-        return None
+        return field_problem(value, Field("date"))
     choices = definition.get("choices") or []
     if kind == "choice":
         return None if value in choices else f"must be one of {', '.join(choices)}"
@@ -78,6 +71,8 @@ def check_values(definitions: dict[str, dict], changes: dict, merged: dict) -> N
     errors = []
     for key, value in changes.items():
         definition = definitions.get(key)
+        if definition is None and value is None:
+            continue  # clearing a value, also of a retired definition, is always allowed
         if definition is None:
             errors.append({"field": f"custom_fields.{key}", "message": "is not a defined custom field"})
         elif value is not None and (problem := value_problem(definition, value)):
@@ -94,8 +89,19 @@ class CustomFieldsRpc:
     them; everyone who works with customers reads them (forms and filters need them)."""
 
     def _active_definitions(self, source, entity: str) -> dict[str, dict]:
+        """The entity's active definitions (do not change the answer). Read once per transaction:
+        an import checks thousands of rows in one, and inside it no other write can change them."""
+        seen = getattr(self, "_definitions_seen", None)
+        if isinstance(source, Transaction) and seen is not None and seen[0] is source and entity in seen[1]:
+            return seen[1][entity]
         found = source[CUSTOM_FIELDS].iterate({"entity": entity, "active": True})
-        return {d["key"]: d for d in found}
+        definitions = {d["key"]: d for d in found}
+        if isinstance(source, Transaction):
+            if seen is None or seen[0] is not source:
+                # Holding the transaction keeps its identity from being reused by a later one.
+                seen = self._definitions_seen = (source, {})
+            seen[1][entity] = definitions
+        return definitions
 
     def _check_custom_fields(self, tx, entity: str, changes: dict, merged: dict) -> None:
         check_values(self._active_definitions(tx, entity), changes, merged)
@@ -124,6 +130,7 @@ class CustomFieldsRpc:
             taken = tx[CUSTOM_FIELDS].find({"entity": definition["entity"], "key": definition["key"]}, limit=1).items
             if taken:
                 raise Conflict(f"a {definition['entity']} custom field named {definition['key']} exists", taken)
+            self._definitions_seen = None
             return tx[CUSTOM_FIELDS].insert(definition)
 
     @rpc
@@ -157,7 +164,9 @@ class CustomFieldsRpc:
     def update_custom_field(self, custom_field_id: str, data: dict, expected_version: int | None = None) -> dict:
         require_role(self.caller, (ADMIN,), "change custom fields")
         fixed = ("entity", "key", "type")
-        refused = [{"field": n, "message": "is fixed once defined"} for n in fixed if n in (data or {})]
+        refused = [
+            {"field": n, "message": "is fixed once defined"} for n in fixed if isinstance(data, dict) and n in data
+        ]
         if refused:
             raise ValidationFailed("a custom field's entity, key and type are fixed", refused)
         changes = validate(
@@ -170,6 +179,7 @@ class CustomFieldsRpc:
             if expected_version is not None and current["version"] != expected_version:
                 raise PreconditionFailed(f"custom field {custom_field_id} is at version {current['version']}")
             check_definition(changes, current)
+            self._definitions_seen = None
             return tx[CUSTOM_FIELDS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
 
     @rpc

@@ -3,7 +3,7 @@ with every version kept (history, `as_of`) and the customer's 360-degree timelin
 
 The write paths `_create`, `_store_change` and `_remove` are the only ones: every feature that
 creates, changes or deletes a customer (API, import, pool, merge, erasure) goes through them, so
-validation, history, timeline, duplicate keys and events never drift apart. HOOKS READY.
+validation, history, timeline, duplicate keys and events never drift apart.
 """
 
 from nameko.rpc import rpc
@@ -41,18 +41,19 @@ class CustomersRpc:
     """RPC entrypoints for companies and contacts (a mixin of ContactsService)."""
 
     def _own_entry(self, tx, subject_type: str, record: dict, summary: str, event_id_hint: str) -> None:
-        tx[TIMELINE].put(
-            domain.timeline_entry(
-                subject_type,
-                record["id"],
-                subject_type,
-                self.name,
-                summary,
-                subject_type,
-                record["id"],
-                record["updated_at"],
-                event_id_hint,
-            )
+        tx[TIMELINE].put(self._own_entry_doc(subject_type, record, summary, event_id_hint))
+
+    def _own_entry_doc(self, subject_type: str, record: dict, summary: str, event_id_hint: str) -> dict:
+        return domain.timeline_entry(
+            subject_type,
+            record["id"],
+            subject_type,
+            self.name,
+            summary,
+            subject_type,
+            record["id"],
+            record["updated_at"],
+            event_id_hint,
         )
 
     # visibility
@@ -157,23 +158,38 @@ class CustomersRpc:
     def _create(self, tx, subject_type: str, data, *, allow_duplicate: bool = False) -> dict:
         """Validate `data` as a new company or contact of the caller and store it, with its first
         snapshot, timeline entry, duplicate keys and `<type>_created` event."""
+        record = self._new_record(tx, subject_type, data, allow_duplicate=allow_duplicate)
+        return self._write_new(tx, subject_type, [record])[0]
+
+    def _new_record(self, tx, subject_type: str, data, *, allow_duplicate: bool = False) -> dict:
+        """The first half of `_create`: every check, no write (a dry run stops here). The new
+        record as `_write_new` takes it."""
         fields = self._validated(tx, subject_type, data)
         now = utc_now()
         if subject_type == "contact":
             record = domain.new_contact(fields, self.caller.user_id, now)
             self._check_company(tx, record["company_id"], reach_of(self.caller))
-            name = record["display_name"]
         else:
             record = domain.new_company(fields, self.caller.user_id, now)
-            name = record["name"]
         domain.check_new_owner(self.caller, record["owner_id"])
         if not allow_duplicate:
             self._refuse_duplicates(tx, subject_type, record)
-        stored = tx[SUBJECTS[subject_type]].insert(record)
-        tx[HISTORY].put(domain.snapshot(subject_type, stored, now))
-        self._own_entry(tx, subject_type, stored, f"{subject_type.capitalize()} {name} created", "v1")
-        self._index_match_keys(tx, subject_type, stored)
-        self.emit(tx, events.customer_event(subject_type, events.CREATED), stored)
+        return record
+
+    def _write_new(self, tx, subject_type: str, records: list[dict]) -> list[dict]:
+        """The second half of `_create`, for one record or an import's chunk of them (each
+        collection in one bulk write): the records, their first snapshots, timeline entries,
+        duplicate keys and `<type>_created` events."""
+        stored = tx[SUBJECTS[subject_type]].insert_many(records)
+        tx[HISTORY].insert_many([domain.snapshot(subject_type, record, record["created_at"]) for record in stored])
+        noun = subject_type.capitalize()
+        entries = []
+        for record in stored:
+            name = record["display_name"] if subject_type == "contact" else record["name"]
+            entries.append(self._own_entry_doc(subject_type, record, f"{noun} {name} created", "v1"))
+        tx[TIMELINE].insert_many(entries)
+        self._index_new_match_keys(tx, subject_type, stored)
+        self.emit_many(tx, events.customer_event(subject_type, events.CREATED), stored)
         return stored
 
     def _store_change(
@@ -222,10 +238,9 @@ class CustomersRpc:
             if subject_type == "contact"
             else {"company_id": record["id"], "contact_id": None}
         )
+        owner = {"owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
         for interaction in list(tx[INTERACTIONS].iterate(flt)):
-            moved = {**interaction, "owner_id": record.get("owner_id"), "shared_with": record.get("shared_with") or []}
-            stored = tx[INTERACTIONS].replace(moved, interaction["version"])
-            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": ["owner_id", "shared_with"]})
+            self._move_interaction(tx, interaction, owner)
 
     def _update(self, subject_type: str, subject_id: str, data, expected_version: int | None) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, f"change {subject_type} records")
@@ -244,9 +259,16 @@ class CustomersRpc:
                 changed = ["owner_id", *[name for name in changed if name != "owner_id"]]
             if not changed:
                 return current
-            return self._store_change(
-                tx, subject_type, current, updated, changed, domain.describe_changes(current, updated, changed)
-            )
+            summary = domain.describe_changes(current, updated, changed)
+            if base is current or subject_type != "contact":
+                return self._store_change(tx, subject_type, current, updated, changed, summary)
+            # A contact changing hands here is the same fact as an assignment or a release through
+            # the pool routes: the same event (the new owner hears of it), and any reclaim notice,
+            # given to the previous owner, is withdrawn.
+            self._drop_notice(tx, subject_id)
+            moved = events.CONTACT_RELEASED if updated["owner_id"] is None else events.CONTACT_ASSIGNED
+            extra = {"from_owner_id": current.get("owner_id"), "reason": "reassigned"}
+            return self._store_change(tx, subject_type, current, updated, changed, summary, moved, extra)
 
     def _delete(self, subject_type: str, subject_id: str, expected_version: int | None) -> None:
         require_role(self.caller, CUSTOMER_WRITERS, f"delete {subject_type} records")

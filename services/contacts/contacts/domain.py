@@ -19,6 +19,8 @@ from crm_common.caller import Caller
 from crm_common.errors import Forbidden
 from crm_common.ids import new_id
 
+from .matching import is_cjk
+
 # A support agent's lists reach the customers linked to their teams' tickets through an `$in` of
 # ids: the most recently linked this many, so the filter stays bounded.
 MAX_LINKED_SUBJECTS = 1000
@@ -40,13 +42,9 @@ def utc_timestamp(value: str) -> str:
 
 def display_name(contact: dict) -> str:
     first, last = contact.get("first_name") or "", contact.get("last_name") or ""
-    if first and last and (_is_cjk(first) or _is_cjk(last)):
+    if first and last and any(is_cjk(ch) for ch in first + last):
         return f"{last}{first}"  # Chinese names read family name first, with no space
     return " ".join(p for p in (first, last) if p) or contact.get("email") or contact["id"]
-
-
-def _is_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def new_company(fields: dict, actor: str, now: str) -> dict:
@@ -280,6 +278,11 @@ def ticket_access(ticket: dict) -> list[str]:
         user_ids=[ticket.get("assignee_id")],
         poolable=False,
     )
+
+
+def interaction_access(interaction: dict) -> list[str]:
+    """Who may see an interaction's timeline entries: who sees its customer's owner and shares."""
+    return record_tokens(interaction.get("owner_id"), interaction.get("shared_with") or ())
 
 
 def order_access(order: dict) -> list[str]:

@@ -3,12 +3,9 @@
 from crm_common.ids import utc_now
 from crm_common.runtime.events import handle_event
 
-from . import domain
+from . import domain, schemas
 from .customers import SUBJECTS
 from .store import DEAL_LINKS, REF_ACCESS, SALES_MARKS, SERVICE_LINKS, TIMELINE
-
-GRADES = ("A", "B", "C", "D")
-CHURN_LEVELS = ("low", "medium", "high")
 
 
 class ProjectionHandlers:
@@ -166,14 +163,14 @@ class ProjectionHandlers:
     @handle_event("sales", "customer_graded")
     def on_customer_graded(self, tx, event) -> None:
         grade = event.payload.get("value_grade")
-        self._set_sales_fact(tx, event, "value_grade", GRADES, f"Value grade is now {grade or 'none'}")
+        self._set_sales_fact(tx, event, "value_grade", schemas.VALUE_GRADES, f"Value grade is now {grade or 'none'}")
 
     @handle_event("sales", "churn_risk_changed")
     def on_churn_risk_changed(self, tx, event) -> None:
         level = event.payload.get("churn_risk")
         reason = event.payload.get("reason")
         summary = f"Churn risk is now {level or 'none'}" + (f": {reason}" if reason else "")
-        self._set_sales_fact(tx, event, "churn_risk", CHURN_LEVELS, summary)
+        self._set_sales_fact(tx, event, "churn_risk", schemas.CHURN_LEVELS, summary)
 
     # service desk
 

@@ -1,6 +1,8 @@
 """Interactions on every channel (calls, emails, meetings, chats, visits, web, notes), linked to a
 contact and its company, each on their timelines and keeping their last activity current."""
 
+from datetime import datetime, timedelta
+
 from nameko.rpc import rpc
 
 from crm_common.access import (
@@ -33,6 +35,14 @@ def interaction_summary(interaction: dict) -> str:
     return f"{kind}{direction}: {text}{outcome}".rstrip(": ")
 
 
+now = utc_now  # the clock that says what "ahead" is; tests that move time replace it
+
+
+def _latest_allowed() -> str:
+    moment = datetime.fromisoformat(now().replace("Z", "+00:00")) + timedelta(days=1)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def checked_interaction(fields: dict) -> dict:
     """The rules across an interaction's fields: a duration is not negative, and `occurred_at`
     is kept in UTC (so timelines sort by it as text)."""
@@ -44,6 +54,10 @@ def checked_interaction(fields: dict) -> dict:
             fields = {**fields, "occurred_at": domain.utc_timestamp(fields["occurred_at"])}
         except ValueError:
             errors.append({"field": "occurred_at", "message": "must be a time between years 1 and 9999 in UTC"})
+        else:
+            # Interactions happened: one dated ahead would hold off reclaim rules for ever.
+            if fields["occurred_at"] > _latest_allowed():
+                errors.append({"field": "occurred_at", "message": "must not be more than a day ahead"})
     if errors:
         raise ValidationFailed(f"{len(errors)} invalid field(s)", errors)
     return fields
@@ -75,6 +89,8 @@ class InteractionsRpc:
         return subject
 
     def _interaction_entries(self, tx, interaction: dict, hint: str, summary: str) -> None:
+        """Its entries on its contact's and company's timelines, seen by who may read it (a company's
+        owner does not read the calls of a contact someone else owns)."""
         for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
             if interaction.get(key):
                 tx[TIMELINE].put(
@@ -88,19 +104,35 @@ class InteractionsRpc:
                         interaction["id"],
                         interaction["occurred_at"] if hint == "logged" else interaction["updated_at"],
                         f"{interaction['id']}:{hint}",
+                        domain.interaction_access(interaction),
+                        interaction["version"],
                     )
                 )
 
-    def _touch_activity(self, tx, interaction: dict) -> None:
-        """The customer's last activity is its newest interaction (reclaim rules read it)."""
+    def _move_interaction(self, tx, interaction: dict, changes: dict) -> dict:
+        """Write an interaction's new customer or owner, and let its timeline entries follow."""
+        stored = tx[INTERACTIONS].replace({**interaction, **changes}, interaction["version"])
+        access = domain.interaction_access(stored)
+        for entry in list(tx[TIMELINE].iterate({"ref.id": stored["id"], "ref.type": "interaction"})):
+            tx[TIMELINE].put({**entry, "access": access, "ref_version": stored["version"]})
+        changed = [name for name in changes if interaction.get(name) != stored.get(name)]
+        self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changed})
+        return stored
+
+    def _refresh_activity(self, tx, interaction: dict) -> None:
+        """The customer's last activity is its newest interaction still there (reclaim rules read
+        it): after a log, a change of time or a delete."""
         for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
             if not interaction.get(key):
                 continue
             current = tx[SUBJECTS[subject_type]].get(interaction[key])
-            if current is None or (current.get("last_activity_at") or "") >= interaction["occurred_at"]:
+            if current is None:
                 continue
-            updated = {**current, "last_activity_at": interaction["occurred_at"], "updated_at": utc_now()}
-            self._store_change(tx, subject_type, current, updated, ["last_activity_at"], None)
+            newest = tx[INTERACTIONS].find({key: interaction[key]}, [("occurred_at", -1)], 1).items
+            last = newest[0]["occurred_at"] if newest else None
+            if current.get("last_activity_at") != last:
+                updated = {**current, "last_activity_at": last, "updated_at": utc_now()}
+                self._store_change(tx, subject_type, current, updated, ["last_activity_at"], None)
 
     def _visible_interaction(self, source, interaction_id: str) -> dict:
         found = source[INTERACTIONS].get(interaction_id)
@@ -149,7 +181,7 @@ class InteractionsRpc:
             }
             stored = tx[INTERACTIONS].insert(interaction)
             self._interaction_entries(tx, stored, "logged", interaction_summary(stored))
-            self._touch_activity(tx, stored)
+            self._refresh_activity(tx, stored)
             self.emit(tx, events.INTERACTION_LOGGED, stored)
         return stored
 
@@ -187,7 +219,7 @@ class InteractionsRpc:
                 return current
             stored = tx[INTERACTIONS].replace({**current, **changes, "updated_at": utc_now()}, current["version"])
             self._interaction_entries(tx, stored, "logged", interaction_summary(stored))
-            self._touch_activity(tx, stored)
+            self._refresh_activity(tx, stored)
             self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changed})
         return stored
 
@@ -197,6 +229,7 @@ class InteractionsRpc:
         with self.store.transaction() as tx:
             current = self._changeable_interaction(tx, interaction_id, expected_version)
             tx[INTERACTIONS].delete(interaction_id, current["version"])
+            self._refresh_activity(tx, current)
             # The timeline keeps the interaction's entry and adds who deleted it and when.
             tomb = {**current, "updated_at": utc_now()}
             self._interaction_entries(

@@ -3,6 +3,7 @@ blocking keys that find candidates through an index, and the score that says how
 records are one customer."""
 
 import difflib
+import functools
 import itertools
 import re
 import unicodedata
@@ -94,7 +95,7 @@ _TRADITIONAL = str.maketrans(
 )
 
 
-def _is_cjk(ch: str) -> bool:
+def is_cjk(ch: str) -> bool:
     """Scripts written without spaces between the parts of a name: Han, kana, Hangul."""
     code = ord(ch)
     return (
@@ -128,7 +129,7 @@ def name_tokens(text: object) -> tuple[str, ...]:
     tokens: list[str] = []
     word: list[str] = []
     for ch in folded:
-        if _is_cjk(ch):
+        if is_cjk(ch):
             if word:
                 tokens.append("".join(word))
                 word = []
@@ -155,7 +156,7 @@ class NameForm:
 def _form(tokens: tuple[str, ...]) -> NameForm | None:
     if not tokens:
         return None
-    return NameForm(tokens, any(_is_cjk(t[0]) for t in tokens))
+    return NameForm(tokens, any(is_cjk(t[0]) for t in tokens))
 
 
 def contact_name_forms(record: dict) -> tuple[NameForm, ...]:
@@ -285,17 +286,28 @@ def match_keys(p: Profile) -> list[tuple[str, str]]:
     """The (kind, value) keys under which a record is indexed and looked up: `email`, `phone`,
     `tax_id`, `name` (the whole name, parts in any order), `name_part` (fuzzy, see `_name_keys`)
     and, for a contact at a company, `name_at_company` (`<company_id>|<name part>`)."""
-    keys: list[tuple[str, str]] = [("email", e) for e in sorted(p.emails)]
-    keys += [("phone", ph) for ph in sorted(p.phones)]
-    if p.tax_id:
-        keys.append(("tax_id", p.tax_id))
-    for form in p.names:
+    return list(_match_keys(p.emails, p.phones, p.tax_id, p.names, p.company_id))
+
+
+@functools.lru_cache(maxsize=4096)  # an import row's keys are read to find its duplicates, then to index it
+def _match_keys(
+    emails: frozenset[str],
+    phones: frozenset[str],
+    tax_id: str | None,
+    names: tuple[NameForm, ...],
+    company_id: str | None,
+) -> tuple[tuple[str, str], ...]:
+    keys: list[tuple[str, str]] = [("email", e) for e in sorted(emails)]
+    keys += [("phone", ph) for ph in sorted(phones)]
+    if tax_id:
+        keys.append(("tax_id", tax_id))
+    for form in names:
         exact, fuzzy = _name_keys(form)
         keys.append(("name", exact))
         keys += [("name_part", k) for k in fuzzy]
-        if p.company_id:
-            keys += [("name_at_company", f"{p.company_id}|{t}") for t in form.tokens]
-    return list(dict.fromkeys(keys))
+        if company_id:
+            keys += [("name_at_company", f"{company_id}|{t}") for t in form.tokens]
+    return tuple(dict.fromkeys(keys))
 
 
 @dataclass(frozen=True)

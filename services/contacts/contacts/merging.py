@@ -2,6 +2,7 @@
 entry, refusing likely duplicates on create, and merging duplicates into a survivor with every
 branch (interactions, timeline, service links, deal links, a company's contacts)."""
 
+import dataclasses
 import functools
 
 from nameko.rpc import rpc
@@ -81,14 +82,22 @@ def phone_country_code() -> str:
     return code
 
 
-def _profile(subject_type: str, record: dict, country_code: str) -> matching.Profile:
-    """`matching.profile`, remembered: a create builds its record's profile to check it and again
-    to index it, and a check scores the same candidates as the one before."""
+def record_profile(subject_type: str, record: dict, country_code: str) -> matching.Profile:
+    """`matching.profile`, remembered by the matching values (not the id, empty values left out):
+    a create builds its record's profile to check it and again to index it, an import row is
+    profiled before its record exists, and a check scores the same candidates as the one before."""
+    found = _anonymous_profile(subject_type, record, country_code)
+    record_id = record.get("id")
+    return found if found.id == record_id else dataclasses.replace(found, id=record_id)
+
+
+def _anonymous_profile(subject_type: str, record: dict, country_code: str) -> matching.Profile:
+    """`record_profile` without the id (the match keys do not need it)."""
     fields = tuple(
         (name, tuple(value) if isinstance(value, list) else value)
-        for name in ("id", *MATCH_FIELDS[subject_type])
-        if isinstance(value := record.get(name), str)
-        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        for name in MATCH_FIELDS[subject_type]
+        if (value := record.get(name))
+        and (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)))
     )
     return _cached_profile(subject_type, fields, country_code)
 
@@ -97,6 +106,21 @@ def _profile(subject_type: str, record: dict, country_code: str) -> matching.Pro
 def _cached_profile(subject_type: str, fields: tuple, country_code: str) -> matching.Profile:
     record = {name: list(value) if isinstance(value, tuple) else value for name, value in fields}
     return matching.profile(subject_type, record, country_code)
+
+
+def _key_documents(subject_type: str, record: dict, country_code: str) -> dict[str, dict]:
+    """The match-key documents of a record, by id (see store.MATCH_KEYS)."""
+    record_id = record["id"]
+    return {
+        f"{subject_type}:{record_id}:{kind}:{value}": {
+            "id": f"{subject_type}:{record_id}:{kind}:{value}",
+            "subject_type": subject_type,
+            "subject_id": record_id,
+            "kind": kind,
+            "value": value,
+        }
+        for kind, value in matching.match_keys(_anonymous_profile(subject_type, record, country_code))
+    }
 
 
 def _empty(value) -> bool:
@@ -181,29 +205,26 @@ class MatchingRpc:
         """Make the record's keys exactly those of its current values (idempotent)."""
         self._write_match_keys(tx, subject_type, record, fresh=record.get("version") == 1)
 
+    def _index_new_match_keys(self, tx, subject_type: str, records: list[dict]) -> None:
+        """The keys of records just created: they have none yet, so they are only inserted, in
+        one bulk write (an import writes hundreds of thousands)."""
+        code = phone_country_code()
+        tx[MATCH_KEYS].insert_many(
+            [doc for record in records for doc in _key_documents(subject_type, record, code).values()]
+        )
+
     def _write_match_keys(self, tx, subject_type: str, record: dict, fresh: bool) -> None:
-        """`fresh`: the record was just created, so it has no keys yet and they are only inserted
-        (an import writes hundreds of thousands)."""
-        keys = matching.match_keys(_profile(subject_type, record, phone_country_code()))
-        wanted = {
-            f"{subject_type}:{record['id']}:{kind}:{value}": {
-                "subject_type": subject_type,
-                "subject_id": record["id"],
-                "kind": kind,
-                "value": value,
-            }
-            for kind, value in keys
-        }
-        keys_of = tx[MATCH_KEYS]
+        """`fresh`: the record was just created, so it has no keys yet (see `_index_new_match_keys`)."""
         if fresh:
-            for key_id, doc in wanted.items():
-                keys_of.insert({"id": key_id, **doc})
+            self._index_new_match_keys(tx, subject_type, [record])
             return
+        wanted = _key_documents(subject_type, record, phone_country_code())
+        keys_of = tx[MATCH_KEYS]
         for known in list(keys_of.iterate({"subject_id": record["id"], "subject_type": subject_type})):
             if wanted.pop(known["id"], None) is None:
                 keys_of.delete(known["id"])
-        for key_id, doc in wanted.items():
-            keys_of.put({"id": key_id, **doc})
+        for doc in wanted.values():
+            keys_of.put(doc)
 
     def _drop_match_keys(self, tx, subject_type: str, record_id: str) -> None:
         keys_of = tx[MATCH_KEYS]
@@ -237,7 +258,7 @@ class MatchingRpc:
         code = phone_country_code()
         scored = []
         for record in records:
-            match = matching.compare(probe, _profile(subject_type, record, code))
+            match = matching.compare(probe, record_profile(subject_type, record, code))
             if match is not None:
                 scored.append((record, match))
         return scored
@@ -251,7 +272,7 @@ class MatchingRpc:
         null, ...}`): it still blocks a create, and tells no more than "this customer exists".
         `strong_only`: only likely duplicates, found through the strong keys alone (a create, an
         import row: several times cheaper than the full check)."""
-        probe = _profile(subject_type, fields, phone_country_code())
+        probe = record_profile(subject_type, fields, phone_country_code())
         reach = reach_of(self.caller)
         kinds = STRONG_KINDS[subject_type] if strong_only else KIND_ORDER
         scored = {
@@ -403,13 +424,11 @@ class MatchingRpc:
         old, new = duplicate["id"], survivor["id"]
         key = f"{subject_type}_id"
         for interaction in list(tx[INTERACTIONS].iterate({key: old})):
-            moved = {**interaction, key: new}
+            moved = {key: new}
             if subject_type == "contact" or not interaction.get("contact_id"):
                 # Seen by who sees its customer (see customers._interactions_follow_owner).
                 moved.update(owner_id=survivor.get("owner_id"), shared_with=survivor.get("shared_with") or [])
-            stored = tx[INTERACTIONS].replace(moved, interaction["version"])
-            changes = [k for k in (key, "owner_id", "shared_with") if stored.get(k) != interaction.get(k)]
-            self.emit(tx, events.INTERACTION_UPDATED, {**stored, "changes": changes})
+            self._move_interaction(tx, interaction, moved)
         for entry in list(tx[TIMELINE].iterate({"subject_id": old})):
             copy_id = _copied_entry_id(subject_type, entry, old, new)
             if tx[TIMELINE].get(copy_id) is None:

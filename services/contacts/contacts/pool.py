@@ -6,10 +6,10 @@ from typing import Any, Literal
 from crm_common.errors import Conflict, ValidationFailed
 from crm_common.schema import Field, validate
 
-from .schemas import LIFECYCLE_STAGES
+from .schemas import LIFECYCLE_STAGES, VALUE_GRADES
 
 # Value grades from sales' RFM analysis, best first.
-GRADES = ("A", "B", "C", "D")
+GRADES = VALUE_GRADES
 
 DEFAULT_SETTINGS: dict[str, int | None] = {
     "max_owned_per_rep": None,  # customers one person may own before claiming stops; None: no cap
@@ -45,7 +45,8 @@ def parse_time(value: str) -> datetime:
 
 def format_time(moment: datetime) -> str:
     """The same shape as crm_common.ids.utc_now, so stored timestamps compare as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits (strftime's %Y does not, for years before 1000).
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def days_before(now: str, days: int) -> str:

@@ -12,6 +12,8 @@ LIFECYCLE_STAGES = (
     "loyal",
     "churned",
 )
+VALUE_GRADES = ("A", "B", "C", "D")  # published by sales: A brings the most
+CHURN_LEVELS = ("low", "medium", "high")  # published by sales
 SOURCE_CHANNELS = (
     "web",
     "referral",

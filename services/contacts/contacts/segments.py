@@ -10,6 +10,7 @@ from crm_common.errors import BadRequest, Forbidden, NotFound, PreconditionFaile
 from crm_common.ids import new_id, utc_now
 from crm_common.listing import api_filter_to_store, parse_list_query
 from crm_common.schema import Field, validate
+from crm_common.store.query import check_filter
 
 from . import schemas
 from .customers import SUBJECTS
@@ -41,7 +42,9 @@ def check_segment_filter(entity: str, raw) -> dict:
             "invalid filter", [{"field": "filter", "message": f"must be at most {MAX_FILTER_CHARS} characters as JSON"}]
         )
     try:
-        api_filter_to_store(raw, FILTERABLE[entity])
+        # Both grammars: the API's (fields, operators) and the store's (what each operator takes),
+        # so a segment is never saved with a filter its members query would refuse.
+        check_filter(api_filter_to_store(raw, FILTERABLE[entity]))
     except BadRequest as exc:
         raise ValidationFailed("invalid filter", [{"field": "filter", "message": exc.detail}]) from None
     return raw

@@ -77,7 +77,8 @@ SPECS = (
     CollectionSpec(CUSTOM_FIELDS, (Index(("entity", "key"), unique=True),)),
     CollectionSpec(SALES_MARKS),
     CollectionSpec(MATCH_KEYS, (Index(("subject_type", "kind", "value", "id")), Index(("subject_id",)))),
-    CollectionSpec(MERGES),
+    # Erasure and export follow merges backwards: every record merged into a contact (personal_data.py).
+    CollectionSpec(MERGES, (Index(("merged_into",)),)),
     CollectionSpec(DEAL_LINKS, (Index(("contact_id", "open")), Index(("company_id", "open")))),
     CollectionSpec(
         ERASURES,
@@ -85,7 +86,8 @@ SPECS = (
     ),
     CollectionSpec(POOL_SETTINGS),
     CollectionSpec(RECLAIM_RULES, (Index(("created_at",)),)),
-    CollectionSpec(RECLAIM_NOTICES, (Index(("owner_id", "reclaim_at")),)),
+    # A reclaim run reads every notice by reclaim_at, soonest first (ownership.py).
+    CollectionSpec(RECLAIM_NOTICES, (Index(("owner_id", "reclaim_at")), Index(("reclaim_at",)))),
     CollectionSpec(POOL_CLAIMS),
     CollectionSpec(HAND_OVERS, (Index(("status", "created_at")), Index(("from_owner_id", "status")))),
     CollectionSpec(IMPORTS, TRANSFER_JOB_INDEXES),

@@ -31,7 +31,7 @@ from crm_common.schema import Field, validate
 
 from . import csv_io, domain, matching, schemas
 from .customers import FIELDS, SUBJECTS
-from .merging import phone_country_code
+from .merging import phone_country_code, record_profile
 from .store import COMPANIES, EXPORT_CHUNKS, EXPORTS, IMPORT_CHUNKS, IMPORT_ERRORS, IMPORTS, MATCH_KEYS
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,8 @@ class ChunkDuplicates:
         self.profiles: dict[str, matching.Profile] = {}
 
     def profile(self, fields: dict) -> matching.Profile:
-        return matching.profile(self.entity, fields, self.country_code)
+        # merging's, remembered: the record created from the row is indexed under the same profile.
+        return record_profile(self.entity, fields, self.country_code)
 
     def _keys(self, profile: matching.Profile) -> list[tuple[str, str]]:
         return [key for key in matching.match_keys(profile) if key[0] in self.kinds]
@@ -275,6 +276,8 @@ class RowContext:
     dry_run: bool
     duplicates: ChunkDuplicates
     companies: dict[str, str | None] = field(default_factory=dict)
+    # New records checked and not yet written: the chunk writes them together (`_write_new_rows`).
+    new_records: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -766,7 +769,14 @@ class TransfersRpc:
                 tally.add("failed", number, problems)
             else:
                 tally.add(*self._import_row(tx, context, number, data, profile))
+        self._write_new_rows(tx, context)
         return tally
+
+    def _write_new_rows(self, tx, context: RowContext) -> None:
+        """The new records of the chunk so far, in one bulk write per collection."""
+        if context.new_records and not context.dry_run:
+            self._write_new(tx, context.entity, context.new_records)
+        context.new_records.clear()
 
     def _prepared_row(self, tx, context: RowContext, cells: list[str]) -> tuple[dict, Any, list[dict]]:
         """A row as fields (its company named resolved), their duplicate profile, its problems."""
@@ -794,12 +804,10 @@ class TransfersRpc:
                         return "skipped", number, []
                     context.duplicates.remember(self._apply_to_duplicate(tx, context, duplicates, data))
                     return "updated", number, []
-            new = {"source_channel": "import", **data}
-            if context.dry_run:
-                stored = self._check_import_new(tx, context.entity, new)
-            else:
-                stored = self._create(tx, context.entity, new, allow_duplicate=True)
-            context.duplicates.remember(stored, profile)
+            # `_create` in two halves: the checks now, the write with the chunk's other new rows.
+            record = self._new_record(tx, context.entity, {"source_channel": "import", **data}, allow_duplicate=True)
+            context.new_records.append(record)
+            context.duplicates.remember(record, profile)
             return "created", number, []
         except ROW_ERRORS as exc:
             return "failed", number, row_errors(exc, context.columns)
@@ -819,21 +827,10 @@ class TransfersRpc:
         )
         if best is None:
             raise Conflict(f"duplicates a {context.entity} outside your reach; not imported")
+        self._write_new_rows(tx, context)  # the duplicate may be one of them
         if context.dry_run:
             return self._check_import_change(tx, context.entity, best["id"], data)
         return self._update(context.entity, best["id"], data, None)
-
-    def _check_import_new(self, tx, entity: str, data: dict) -> dict:
-        """Every check `_create` makes before it writes, and no write (dry runs): the record it would create."""
-        fields = self._validated(tx, entity, data)
-        now = utc_now()
-        if entity == "contact":
-            record = domain.new_contact(fields, self.caller.user_id, now)
-            self._check_company(tx, record["company_id"], reach_of(self.caller))
-        else:
-            record = domain.new_company(fields, self.caller.user_id, now)
-        domain.check_new_owner(self.caller, record["owner_id"])
-        return record
 
     def _check_import_change(self, tx, entity: str, subject_id: str, data: dict) -> dict:
         """Every check `_update` makes before it writes, and no write (dry runs): the record as it is."""

@@ -1,6 +1,7 @@
 """The catalog of published events in events.py, the README that documents their payloads and
 the code that emits them agree."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -27,3 +28,49 @@ def test_events_are_emitted_by_catalog_name_only() -> None:
     literal = re.compile(r"self\.emit\(\s*tx,\s*f?[\"']")
     offenders = [p.name for p in PACKAGE.glob("*.py") if literal.search(p.read_text())]
     assert offenders == []
+
+
+# Every published event has a consumer: the outbox relay holds an event no queue takes, and
+# re-publishes it every cycle. The services are separate packages: their sources are read as text.
+SERVICES_DIR = PACKAGE.parent.parent
+HANDLER = re.compile(r"@handle_event\(\s*[\"']([a-z_]+)[\"']\s*,\s*[\"']([a-z_]+)[\"']\s*\)")
+
+
+def consumed() -> set[tuple[str, str]]:
+    return {match for path in SERVICES_DIR.glob("*/*/*.py") for match in HANDLER.findall(path.read_text())}
+
+
+def catalog_of(events_py: Path) -> set[str]:
+    """The event names an events.py catalog declares: its upper-case module constants."""
+    tree = ast.parse(events_py.read_text())
+    return {
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+    }
+
+
+def service_name(package: Path) -> str:
+    (name,) = re.findall(r"^    name = [\"']([a-z_]+)[\"']", (package / "service.py").read_text(), re.M)
+    return name
+
+
+def test_every_event_contacts_publishes_has_a_consumer() -> None:
+    unconsumed = {name for name in published_names() if ("contacts", name) not in consumed()}
+    assert unconsumed == set()
+
+
+def test_every_event_the_other_services_catalog_has_a_consumer() -> None:
+    handled = consumed()
+    catalogs = [p.parent for p in SERVICES_DIR.glob("*/*/events.py") if p.parent != PACKAGE]
+    assert len(catalogs) >= 4  # sales, service desk, notifications, search
+    unconsumed = {
+        (service_name(package), name)
+        for package in catalogs
+        for name in catalog_of(package / "events.py")
+        if (service_name(package), name) not in handled
+    }
+    assert unconsumed == set()

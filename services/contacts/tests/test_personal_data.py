@@ -13,7 +13,7 @@ from contacts.service import ContactsService
 from contacts.store import ERASURES, HISTORY, INTERACTIONS, MATCH_KEYS, SPECS, TIMELINE
 from crm_common.caller import Caller
 from crm_common.envelope import new_event
-from crm_common.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from crm_common.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from crm_common.store import OUTBOX, DocumentStore, open_store
 
 ADMIN = Caller("a1", ("admin",))
@@ -248,7 +248,8 @@ def test_erasure_removes_the_contact_and_scrubs_every_trace_in_contacts(store: D
         "erased": True,
         "erasure_id": erasure["id"],
     }
-    assert outbox(store, "contact_erased") == [{"id": contact_id, "version": tomb, "erasure_id": erasure["id"]}]
+    erased = {"id": contact_id, "version": tomb, "erasure_id": erasure["id"], "merged_ids": []}
+    assert outbox(store, "contact_erased") == [erased]
     scrubbed = [p for p in outbox(store, "interaction_updated") if p["id"] == person["call"]["id"]]
     assert scrubbed and scrubbed[-1]["summary"] == ERASED_TEXT
 
@@ -286,7 +287,8 @@ def test_a_deleted_contact_can_still_be_exported_and_erased(store: DocumentStore
     erasure = service(store, ADMIN).erase_contact(contact_id)
     text = json.dumps(list(store[HISTORY].iterate({"subject_id": contact_id})), ensure_ascii=False)
     assert PERSON["email"] not in text and "伟明" not in text
-    assert outbox(store, "contact_erased")[-1] == {"id": contact_id, "version": tomb, "erasure_id": erasure["id"]}
+    erased = {"id": contact_id, "version": tomb, "erasure_id": erasure["id"], "merged_ids": []}
+    assert outbox(store, "contact_erased")[-1] == erased
     entries = service(store, ADMIN).get_timeline("contact", contact_id, {})["data"]
     assert entries[0]["summary"].startswith("Personal data erased by a1")
 
@@ -344,3 +346,103 @@ def test_erasure_records_are_for_admins_and_filter_by_contact(store: DocumentSto
             service(store, caller).list_erasures({})
         with pytest.raises(Forbidden):
             service(store, caller).get_erasure(first["id"])
+
+
+# merged duplicates: the same person under other ids
+
+DUPLICATE_STRINGS = ("Patricia", "patty.doe@example.org", "555 0199", "5550199", "Trish")
+
+
+@pytest.fixture
+def merged_person(store: DocumentStore) -> dict:
+    """Patricia Doe entered three times: C merged into B, then B into A. B's own call stays under
+    A after the merge, and a colleague's meeting names B by id."""
+    admin = service(store, ADMIN)
+    company = admin.create_company({"name": "Doe Holdings", "owner_id": "u1"})
+    base = {"last_name": "Doe", "company_id": company["id"], "owner_id": "u1"}
+    a = admin.create_contact({**base, "first_name": "Pat", "email": "pat@example.org"})
+    b = admin.create_contact(
+        {**base, "first_name": "Patricia", "email": "patty.doe@example.org", "phone": "+1 555 0199"},
+        allow_duplicate=True,
+    )
+    c = admin.create_contact({**base, "first_name": "Trish", "email": "patty.doe@example.org"}, allow_duplicate=True)
+    call = admin.create_interaction({"kind": "call", "contact_id": b["id"], "subject": "Patricia asked for a quote"})
+    colleague = admin.create_contact({"first_name": "Li", "last_name": "Na", "company_id": company["id"]})
+    meeting = admin.create_interaction(
+        {
+            "kind": "meeting",
+            "contact_id": colleague["id"],
+            "subject": "Budget review",
+            "participants": [{"contact_id": b["id"]}, {"phone": "+1 555-0199"}, {"user_id": "u2"}],
+        }
+    )
+    admin.merge_records("contact", b["id"], [c["id"]])
+    admin.merge_records("contact", a["id"], [b["id"]])
+    return {"company": company, "a": a, "b": b, "c": c, "call": call, "meeting": meeting}
+
+
+def test_export_of_a_survivor_holds_what_every_contact_merged_into_it_left(
+    store: DocumentStore, merged_person: dict
+) -> None:
+    a, b, c = (merged_person[k]["id"] for k in ("a", "b", "c"))
+    exporters = {name: FakeExporter(name) for name in OTHER_SERVICES}
+    export = service(store, ADMIN, **exporters).export_personal_data(a)
+
+    assert [m["id"] for m in export["merged"]] == [c, b]  # in merge order, transitively
+    assert [m["merged_into"] for m in export["merged"]] == [b, a]
+    for merged in export["merged"]:
+        mine = merged["services"]["contacts"]
+        assert mine["history"][0]["record"]["id"] == merged["id"] and mine["history"][-1]["deleted_by"] == "a1"
+        assert mine["timeline"]
+        for name in OTHER_SERVICES:  # the others are asked about every id of the person
+            assert merged["services"][name] == {"held_by": name, "contact_id": merged["id"]}
+    b_history = next(m for m in export["merged"] if m["id"] == b)["services"]["contacts"]["history"]
+    assert b_history[0]["record"]["first_name"] == "Patricia"
+    for name in OTHER_SERVICES:
+        assert sorted(exporters[name].asked) == sorted([a, b, c])
+    contacts = export["services"]["contacts"]
+    assert [i["id"] for i in contacts["interactions"]] == [merged_person["call"]["id"]]  # moved by the merge
+    assert [i["id"] for i in contacts["participations"]] == [merged_person["meeting"]["id"]]  # names B
+
+
+def test_erasing_a_survivor_erases_every_contact_merged_into_it(store: DocumentStore, merged_person: dict) -> None:
+    a, b, c = (merged_person[k]["id"] for k in ("a", "b", "c"))
+    erasure = service(store, ADMIN).erase_contact(a)
+
+    assert erasure["merged_ids"] == [c, b] and erasure["services"]["contacts"]["detail"]["merged_contacts"] == 2
+    (erased,) = outbox(store, "contact_erased")
+    assert erased["id"] == a and erased["merged_ids"] == [c, b]
+    for contact_id in (a, b, c):
+        for collection in (HISTORY, TIMELINE):
+            text = json.dumps(list(store[collection].iterate({"subject_id": contact_id})), ensure_ascii=False)
+            assert not [s for s in DUPLICATE_STRINGS if s in text], (collection, contact_id)
+    company_timeline = json.dumps(list(store[TIMELINE].iterate({"subject_id": merged_person["company"]["id"]})))
+    assert not [s for s in DUPLICATE_STRINGS if s in company_timeline]
+    assert store[INTERACTIONS].get(merged_person["call"]["id"])["subject"] is None
+    assert store[INTERACTIONS].get(merged_person["meeting"]["id"])["participants"] == [{"user_id": "u2"}]
+
+    # What a rep who owned the duplicate can still read of it: the skeleton, nobody in it.
+    then = service(store, REP).get_contact(b, as_of=merged_person["b"]["created_at"])
+    assert then["display_name"] == ERASED_NAME and then["email"] is None and then["phone"] is None
+    assert then["first_name"] is None and then["company_id"] == merged_person["company"]["id"]
+    entries = service(store, REP).get_timeline("contact", b, {})["data"]
+    assert entries and {e["summary"] for e in entries} == {ERASED_TEXT}
+    # Nothing left to export or erase under any of its ids.
+    for contact_id in (a, b, c):
+        for call in (service(store, ADMIN).export_personal_data, service(store, ADMIN).erase_contact):
+            with pytest.raises(NotFound):
+                call(contact_id)
+
+
+@pytest.mark.parametrize("which", ["b", "c"])
+def test_a_contact_merged_away_is_refused_naming_its_survivor(
+    store: DocumentStore, merged_person: dict, which: str
+) -> None:
+    merged_id, survivor = merged_person[which]["id"], merged_person["a"]["id"]
+    for call in (service(store, ADMIN).export_personal_data, service(store, ADMIN).erase_contact):
+        with pytest.raises(Conflict) as refused:
+            call(merged_id)
+        assert survivor in refused.value.detail
+        assert refused.value.matches == [{"id": survivor, "subject_type": "contact", "reason": "merged_into"}]
+    assert store[ERASURES].count() == 0
+    assert service(store, ADMIN).get_contact(survivor)["email"] == "pat@example.org"

@@ -138,6 +138,13 @@ def test_inactivity_counts_from_the_last_interaction_or_else_from_creation():
     assert not pool.rule_matches(conditions, contact(owner_id=None), NOW)  # the pool is nobody's to lose
 
 
+def test_pool_times_keep_the_stored_shape_even_before_the_year_1000():
+    assert pool.days_after(NOW, 1) == "2024-07-01T12:00:00.000000Z"
+    # Four-digit years, so a far-past cut-off still compares as text with stored timestamps.
+    assert pool.days_before("0999-12-31T00:00:00.000000Z", 1) == "0999-12-30T00:00:00.000000Z"
+    assert pool.days_before("0999-12-31T00:00:00.000000Z", 1) < "1000-01-01T00:00:00.000000Z"
+
+
 def test_deal_grade_and_stage_conditions_all_must_hold():
     conditions = rule(no_open_deal=True, grade_below="B", lifecycle_stages=["lead", "customer"])["conditions"]
     assert pool.rule_matches(conditions, contact(value_grade="C"), NOW)

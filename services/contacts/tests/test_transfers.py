@@ -241,7 +241,7 @@ def test_an_import_resumes_after_a_crash_without_repeating_or_losing_a_row(store
     monkeypatch.setenv("IMPORT_CHUNK_ROWS", "3")
     text = "email\n" + "".join(f"p{i}@example.cn\n" for i in range(10))
     job = service(store, REP).create_import({}, text)
-    original = ContactsService._create
+    original = ContactsService._new_record
     calls = {"n": 0}
 
     def dying_create(self, tx, subject_type, data, **kwargs):
@@ -250,10 +250,10 @@ def test_an_import_resumes_after_a_crash_without_repeating_or_losing_a_row(store
             raise Crash()
         return original(self, tx, subject_type, data, **kwargs)
 
-    monkeypatch.setattr(ContactsService, "_create", dying_create)
+    monkeypatch.setattr(ContactsService, "_new_record", dying_create)
     with pytest.raises(Crash):
         service(store, SYSTEM).run_transfers_once(budget=60, instance="runner-a")
-    monkeypatch.setattr(ContactsService, "_create", original)
+    monkeypatch.setattr(ContactsService, "_new_record", original)
     halfway = store[IMPORTS].get(job["id"])
     assert (halfway["status"], halfway["processed_rows"], store[CONTACTS].count()) == ("running", 3, 3)
     # Another instance waits for the dead one's lease, then takes over.
@@ -266,14 +266,14 @@ def test_an_import_resumes_after_a_crash_without_repeating_or_losing_a_row(store
 
 
 def test_a_row_failing_unexpectedly_is_recorded_and_the_rest_of_its_chunk_imported(store, monkeypatch):
-    original = ContactsService._create
+    original = ContactsService._new_record
 
     def buggy_create(self, tx, subject_type, data, **kwargs):
         if data.get("email") == "bug@example.cn":
             raise RuntimeError("a bug")
         return original(self, tx, subject_type, data, **kwargs)
 
-    monkeypatch.setattr(ContactsService, "_create", buggy_create)
+    monkeypatch.setattr(ContactsService, "_new_record", buggy_create)
     job = imported(store, REP, "email\nok1@example.cn\nbug@example.cn\nok2@example.cn\n")
     assert (job["created"], job["failed"], job["processed_rows"]) == (2, 1, 3)
     assert "internal error" in errors(store, REP, job["id"])[3][0]["message"]

@@ -1,9 +1,11 @@
 """Events the notifications service publishes and consumes.
 
 Consumed: contacts.contact_created / contact_updated / contact_deleted / contact_merged (owner projection),
-sales.deal_created and service_desk.ticket_created (notify the customer's owner).
+sales.deal_created and service_desk.ticket_created (notify the customer's owner),
+contacts.erasure_completed (tell the admin who asked for the erasure).
 """
 
-# Consumed: contacts.contact_erased (scrub the notifications about the contact). Published then:
+# Consumed: contacts.contact_erased (scrub the notifications about the contact and the contacts
+# merged into it). Published then:
 # payload {contact_id, erasure_id, service: "notifications", detail: {notifications_scrubbed, owner_projection_removed}}
 PERSONAL_DATA_ERASED = "personal_data_erased"

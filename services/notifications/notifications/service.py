@@ -234,15 +234,18 @@ class NotificationsService(ServiceBase):
     @handle_event("contacts", "contact_erased")
     def on_contact_erased(self, tx, event) -> None:
         contact_id = event.payload["id"]
-        tx[ERASED_SUBJECTS].put(
-            {"id": contact_id, "erasure_id": event.payload["erasure_id"], "erased_at": event.occurred_at}
-        )
-        scrubbed = 0
-        for notification in self._about_contact(tx, contact_id):
-            if notification["body"] != domain.ERASED_TEXT:
-                tx[NOTIFICATIONS].put(domain.scrubbed_notification(notification))
-                scrubbed += 1
-        forgotten = tx[CONTACT_OWNERS].delete(contact_id)
+        scrubbed, forgotten = 0, False
+        # The contacts merged into it (`merged_ids`) are the same person: notifications about them
+        # are not re-pointed by a merge, so they are scrubbed and remembered as erased here too.
+        for erased_id in (contact_id, *(event.payload.get("merged_ids") or [])):
+            tx[ERASED_SUBJECTS].put(
+                {"id": erased_id, "erasure_id": event.payload["erasure_id"], "erased_at": event.occurred_at}
+            )
+            for notification in self._about_contact(tx, erased_id):
+                if notification["body"] != domain.ERASED_TEXT:
+                    tx[NOTIFICATIONS].put(domain.scrubbed_notification(notification))
+                    scrubbed += 1
+            forgotten = bool(tx[CONTACT_OWNERS].delete(erased_id)) or forgotten
         self.emit(
             tx,
             events.PERSONAL_DATA_ERASED,
@@ -250,8 +253,27 @@ class NotificationsService(ServiceBase):
                 "contact_id": contact_id,
                 "erasure_id": event.payload["erasure_id"],
                 "service": self.name,
-                "detail": {"notifications_scrubbed": scrubbed, "owner_projection_removed": bool(forgotten)},
+                "detail": {"notifications_scrubbed": scrubbed, "owner_projection_removed": forgotten},
             },
+        )
+
+    @handle_event("contacts", "erasure_completed")
+    def on_erasure_completed(self, tx, event) -> None:
+        """Tell the admin who asked for an erasure that every service has scrubbed (it runs in
+        the background: the request only answered that it had started)."""
+        erasure = event.payload
+        if not erasure.get("requested_by"):
+            return
+        tx[NOTIFICATIONS].put(
+            domain.in_app(
+                erasure["requested_by"],
+                event.event_id,
+                "Erasure completed",
+                f"Erasure of contact {erasure['contact_id']} completed",
+                "erasure",
+                erasure["id"],
+                event.occurred_at,
+            )
         )
 
     # --- helper A: merged customers ---

@@ -95,3 +95,29 @@ def test_late_events_about_an_erased_contact_bring_nothing_back(told: DocumentSt
 
     assert told[NOTIFICATIONS].count() == count
     assert told[CONTACT_OWNERS].get("c1") is None
+
+
+def test_erasure_also_scrubs_what_named_the_contacts_merged_into_the_person(told: DocumentStore) -> None:
+    # c3 (the same person, entered twice) was merged into c1: what its owner was told stays under c3.
+    handle(told, "on_contact_created", "contacts", "contact_created", {**CONTACT, "id": "c3", "display_name": "Wei"})
+    handle(told, "on_contact_merged", "contacts", "contact_merged", {**CONTACT, "version": 2, "merged_ids": ["c3"]})
+    erased = {"id": "c1", "version": 3, "erasure_id": "e1", "merged_ids": ["c3"]}
+    handle(told, "on_contact_erased", "contacts", "contact_erased", erased)
+
+    assert [n["body"] for n in about(told, "c3")] == [domain.ERASED_TEXT]
+    assert told[CONTACT_OWNERS].get("c3") is None
+    count = told[NOTIFICATIONS].count()
+    handle(told, "on_contact_created", "contacts", "contact_created", {**CONTACT, "id": "c3", "display_name": "Wei"})
+    assert told[NOTIFICATIONS].count() == count  # a late event of the merged id brings nothing back
+
+
+def test_the_admin_who_asked_for_an_erasure_is_told_when_it_completed(store: DocumentStore) -> None:
+    erasure = {"id": "e1", "version": 5, "contact_id": "c1", "requested_by": "a1", "status": "completed"}
+    body = new_event("erasure_completed", "contacts", erasure, actor="system").as_dict()
+    notifications(store).on_erasure_completed(body)
+    notifications(store).on_erasure_completed(body)  # a redelivery tells them once
+
+    (told,) = notifications(store, ADMIN).list_notifications({})["data"]
+    assert (told["title"], told["body"]) == ("Erasure completed", "Erasure of contact c1 completed")
+    assert told["ref"] == {"type": "erasure", "id": "e1"} and told["recipient_id"] == "a1"
+    assert "contact_id" not in told  # it names no person: nothing for a later export or erasure to find
