@@ -144,10 +144,7 @@ def company_timeline(resource_id: str):
     )
 
 
-# --- lead: interactions, custom fields, timeline ---
-
-
-# --- helper A: duplicates and merge ---
+# Duplicate checks and merge
 
 
 def allow_duplicate() -> bool:
@@ -197,7 +194,7 @@ def merge_companies(resource_id: str):
     return _merge("company", resource_id)
 
 
-# --- helper B: pool and segments ---
+# The customer pool, hand-over and segments
 
 
 POOL_OWNER_ROLES = CUSTOMER_WRITERS  # who may own customers: a hand-over or assignment gives only to them
@@ -356,7 +353,7 @@ def list_segment_members(segment_id: str):
     return collection(call("contacts", "list_segment_members", segment_id=segment_id, query=list_query()))
 
 
-# --- helper C: imports and exports ---
+# CSV imports and exports
 
 # Requests whose body may reach GATEWAY_MAX_UPLOAD_BYTES instead of GATEWAY_MAX_BODY_BYTES (app.py).
 UPLOAD_ENDPOINTS = frozenset({"api.create_import"})
@@ -497,7 +494,7 @@ def download_export(export_id: str):
     return response
 
 
-# --- helper D: personal data ---
+# Personal data
 
 
 @blueprint.get("/contacts/<resource_id>/personal-data")

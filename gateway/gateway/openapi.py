@@ -1565,7 +1565,7 @@ def _pool_schemas() -> dict:
     }
 
 
-# --- helper A: duplicates and merge ---
+# Duplicate checks and merge
 
 # The fields a duplicate check reads (contacts.merging.MATCH_FIELDS); the body may carry any other
 # field of the record, accepted and ignored.

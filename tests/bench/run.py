@@ -12,7 +12,8 @@ Last, the import figure (tests/bench/imports.py): BENCH_IMPORT_ROWS (100000; 0 l
 from a CSV through the gateway, with dedupe, timed from the POST until the import job completes.
 
 Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
-BENCH_FRESHNESS_WRITES (50), BENCH_IMPORT_ROWS (100000), BENCH_GENERATOR (auto | wrk | python),
+BENCH_FRESHNESS_WRITES (50), BENCH_IMPORT_ROWS (100000), BENCH_DRAIN_SECONDS (1800: how long to wait after
+the import for the outbox and search; 0: not at all), BENCH_GENERATOR (auto | wrk | python),
 GATEWAY_WORKERS / GATEWAY_THREADS.
 """
 

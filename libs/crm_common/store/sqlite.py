@@ -27,8 +27,13 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+# One encoder for every write: `json.dumps` with options builds a new one per call. Documents are
+# trees (no cycles to check for).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+
+
 def _dump(doc: dict) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(doc)
 
 
 class _Sql:

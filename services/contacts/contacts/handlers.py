@@ -1,11 +1,12 @@
 """Other services' facts about a customer, projected into its timeline and its access data."""
 
 from crm_common.ids import utc_now
+from crm_common.redirects import moved_references
 from crm_common.runtime.events import handle_event
 
 from . import domain, schemas
 from .customers import SUBJECTS
-from .store import DEAL_LINKS, REF_ACCESS, SALES_MARKS, SERVICE_LINKS, TIMELINE
+from .store import DEAL_LINKS, MERGES, REF_ACCESS, SALES_MARKS, SERVICE_LINKS, TIMELINE
 
 
 class ProjectionHandlers:
@@ -25,12 +26,7 @@ class ProjectionHandlers:
     def _on_survivors(self, tx, record: dict) -> dict:
         """The record with its contact and company as they are now: a fact about a customer merged
         a moment before it arrived belongs to the survivor."""
-        moved = {
-            key: self._surviving_id(tx, subject_type, record[key])
-            for subject_type, key in (("contact", "contact_id"), ("company", "company_id"))
-            if record.get(key)
-        }
-        return {**record, **moved}
+        return {**record, **moved_references(tx[MERGES], record)}
 
     def _project(self, tx, event, kind: str, ref_type: str, summary: str, access: list[str] | None) -> None:
         """An entry on the record's contact and company; `access` None: seen by whoever sees them."""

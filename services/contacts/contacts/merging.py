@@ -11,6 +11,7 @@ from crm_common.access import ADMIN, CUSTOMER_WRITERS, reach_of, require_role
 from crm_common.config import ConfigError, setting
 from crm_common.errors import Conflict, ValidationFailed
 from crm_common.ids import utc_now
+from crm_common.redirects import surviving_id
 
 from . import domain, events, matching
 from .customers import FIELDS, SUBJECTS
@@ -18,7 +19,6 @@ from .store import DEAL_LINKS, INTERACTIONS, MATCH_KEYS, MERGES, SERVICE_LINKS, 
 
 MAX_DUPLICATES_PER_MERGE = 20
 # Merges followed from a record to its survivor (A into B, then B into C): more is corrupt data.
-MAX_MERGE_HOPS = 20
 # Key rows read per key value, and records scored per check: a name shared by thousands of
 # customers ("mary|j") stays a bounded, indexed read.
 KEY_ROWS_PER_VALUE = 50
@@ -412,12 +412,7 @@ class MatchingRpc:
     def _surviving_id(self, source, subject_type: str, subject_id: str) -> str:
         """The record a merged company or contact lives on in (itself when never merged): for facts
         about it that arrive after its merge (a deal opened on it a moment before)."""
-        for _ in range(MAX_MERGE_HOPS):
-            merged = source[MERGES].get(f"{subject_type}:{subject_id}")
-            if merged is None:
-                break
-            subject_id = merged["merged_into"]
-        return subject_id
+        return surviving_id(source[MERGES], subject_type, subject_id)
 
     def _move_branches(self, tx, subject_type: str, duplicate: dict, survivor: dict) -> None:
         """Everything of the duplicate inside this service now belongs to the survivor."""

@@ -17,7 +17,7 @@ CUSTOM_FIELDS = "custom_fields"
 DEAL_LINKS = "deal_links"
 # Personal-data erasures: who asked, when, why, and which services have scrubbed (personal_data.py).
 ERASURES = "erasures"
-# The customer pool (helper B): one settings document, admins' reclaim rules, the advance notices
+# The customer pool: one settings document, admins' reclaim rules, the advance notices
 # a reclaim run gave (id: the contact's), claims per person per UTC day, bulk hand-over jobs.
 POOL_SETTINGS = "pool_settings"
 RECLAIM_RULES = "reclaim_rules"

@@ -134,6 +134,30 @@ def test_a_required_custom_field_needs_a_column(store):
     assert job["created"] == 1 and contacts(store)[0]["custom_fields"] == {"region": "华东"}
 
 
+def test_custom_field_definitions_are_read_once_per_transaction_and_never_kept_beyond(store, monkeypatch):
+    admin = service(store, ADMIN)
+    region = admin.create_custom_field({"entity": "contact", "key": "region", "label": "Region", "type": "text"})
+    admin.create_contact({"first_name": "A", "custom_fields": {"region": "east"}})
+    service(store, ADMIN).delete_custom_field(region["id"])  # another request
+    with pytest.raises(ValidationFailed):
+        admin.create_contact({"first_name": "B", "custom_fields": {"region": "west"}})
+    admin.update_custom_field(region["id"], {"active": True})
+    assert admin.create_contact({"first_name": "C", "custom_fields": {"region": "west"}})["custom_fields"]
+    text = "email,custom_fields.region\n" + "".join(f"r{i}@example.cn,华东\n" for i in range(5))
+    job = service(store, REP).create_import({}, text)
+    reads = []
+    iterate = store["custom_fields"].iterate
+
+    def counted(*args, **kwargs):
+        reads.append(args)
+        return iterate(*args, **kwargs)
+
+    monkeypatch.setattr(store["custom_fields"], "iterate", counted)
+    run_all(store)
+    assert service(store, REP).get_import(job["id"])["created"] == 5
+    assert len(reads) == 1  # one chunk, one transaction: one read for its five rows
+
+
 def test_a_dry_run_checks_every_row_and_writes_nothing(store):
     service(store, REP).create_contact({"first_name": "Old", "email": "zhang.wei@example.cn"})
     before = (store[CONTACTS].count(), store[OUTBOX].count(), store[TIMELINE].count())
@@ -183,6 +207,17 @@ def test_a_row_repeating_an_earlier_row_of_the_file_is_a_duplicate_too(store):
     text = "email,first_name\nsame@example.cn,A\nSAME@example.cn,B\n"
     job = imported(store, REP, text)
     assert (job["created"], job["skipped"]) == (1, 1)
+
+
+def test_a_row_updating_a_contact_created_earlier_in_its_chunk_finds_it_written(store):
+    text = "email,first_name,title\nsame@example.cn,A,\nother@example.cn,B,\nSAME@example.cn,A,CTO\n"
+    job = imported(store, REP, text, dedupe="update")
+    assert (job["created"], job["updated"], job["failed"]) == (2, 1, 0)
+    same = next(c for c in contacts(store) if c["email"] == "same@example.cn")
+    assert (same["version"], same["title"]) == (2, "CTO")
+    outbox = store[OUTBOX].iterate(None, [("id", 1)])
+    its_events = [row["event"]["event_type"] for row in outbox if row["event"]["payload"]["id"] == same["id"]]
+    assert its_events == ["contact_created", "contact_updated"]
 
 
 def test_a_contact_row_names_its_company(store):

@@ -1,8 +1,5 @@
 """Notification rules: who hears about what, and the in-app message they get."""
 
-# Merges followed from one contact to its survivor: more would be a loop in corrupt data.
-MAX_MERGE_HOPS = 20
-
 
 class OwnerUnknown(LookupError):
     """The customer's owner is not known yet (its contact event has not arrived): retry later."""

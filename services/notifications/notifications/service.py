@@ -4,6 +4,7 @@ from nameko.rpc import rpc
 
 from crm_common.access import ADMIN, require_role
 from crm_common.listing import parse_limit
+from crm_common.redirects import MAX_HOPS
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
@@ -31,7 +32,7 @@ class NotificationsService(ServiceBase):
         if self._erased(tx, contact_id):
             return {"id": contact_id, "owner_id": None, "name": "", "deleted": True}  # nobody is told
         known = tx[CONTACT_OWNERS].get(contact_id)
-        for _ in range(domain.MAX_MERGE_HOPS):  # a merged contact's deals and tickets are its survivor's
+        for _ in range(MAX_HOPS):  # a merged contact's deals and tickets are its survivor's
             if known is None or not known.get("merged_into"):
                 break
             known = tx[CONTACT_OWNERS].get(known["merged_into"])
@@ -84,7 +85,7 @@ class NotificationsService(ServiceBase):
     def on_contact_deleted(self, tx, event) -> None:
         self._remember_owner(tx, event.payload, deleted=True)
 
-    # --- helper B: the customer pool ---
+    # the customer pool
 
     @handle_event("contacts", "pool_reclaim_warned")
     def on_pool_reclaim_warned(self, tx, event) -> None:
@@ -209,7 +210,7 @@ class NotificationsService(ServiceBase):
                 )
             )
 
-    # --- helper D: personal data ---
+    # personal data
 
     def _erased(self, source, contact_id: str) -> bool:
         """Whether the contact was erased: late events about it must not bring its name back."""
@@ -276,7 +277,7 @@ class NotificationsService(ServiceBase):
             )
         )
 
-    # --- helper A: merged customers ---
+    # merged customers
 
     @handle_event("contacts", "contact_merged")
     def on_contact_merged(self, tx, event) -> None:

@@ -6,8 +6,6 @@ from crm_common.errors import Forbidden, ValidationFailed
 from crm_common.ids import new_id
 
 DEFAULT_PIPELINE_ID = "default"
-# Merges followed from one customer to its survivor: more would be a loop in corrupt data.
-MAX_MERGE_HOPS = 20
 
 
 def default_pipeline(now: str) -> dict:

@@ -116,7 +116,7 @@ class SearchService(ServiceBase):
     def on_ticket_updated(self, tx, event) -> None:
         self._index(domain.ticket_doc(event.payload), event.occurred_at)
 
-    # --- helper D: personal data ---
+    # personal data
 
     @rpc
     def export_personal_data(self, contact_id: str) -> dict:
@@ -145,7 +145,7 @@ class SearchService(ServiceBase):
             },
         )
 
-    # --- helper A: merged customers ---
+    # merged customers
 
     def _forget_merged(self, doc_type: str, merged: dict) -> None:
         # The merged records are gone for good: the same tombstone their <type>_deleted leaves,

@@ -124,10 +124,6 @@ def check_may_update(caller: Caller, reach: Reach, ticket: dict) -> None:
     raise Forbidden("you may not change this ticket")
 
 
-# Merges followed from one customer to its survivor: more would be a loop in corrupt data.
-MAX_MERGE_HOPS = 20
-
-
 def follows_contact(known: dict | None, version: int) -> bool:
     """Whether a contact event of `version` is newer than the contact owner already known."""
     return known is None or known["source_version"] < version

@@ -7,6 +7,7 @@ from nameko.rpc import rpc
 from crm_common.access import ADMIN, TICKET_WRITERS, and_filters, reach_of, require_role
 from crm_common.errors import NotFound, PreconditionFailed, ValidationFailed
 from crm_common.listing import parse_list_query
+from crm_common.redirects import moved_references, surviving_id
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.rpc import ServiceRpc
@@ -119,7 +120,7 @@ class ServiceDeskService(ServiceBase):
         # A deleted customer has no owner: its tickets stay with their teams and assignees.
         self._reassign_contact_tickets(tx, event.payload["id"], None, event.payload["version"])
 
-    # --- helper D: personal data ---
+    # personal data
 
     @rpc
     def export_personal_data(self, contact_id: str) -> dict:
@@ -157,26 +158,13 @@ class ServiceDeskService(ServiceBase):
             },
         )
 
-    # --- helper A: merged customers ---
+    # merged customers
 
     def _survivor(self, tx, subject_type: str, subject_id: str) -> str:
-        """Where a customer lives now: merges chain (A into B, then B into C) and arrive in any order."""
-        for _ in range(domain.MAX_MERGE_HOPS):
-            merged = tx[MERGED_CUSTOMERS].get(f"{subject_type}:{subject_id}")
-            if merged is None:
-                break
-            subject_id = merged["merged_into"]
-        return subject_id
+        return surviving_id(tx[MERGED_CUSTOMERS], subject_type, subject_id)
 
     def _surviving_customers(self, tx, record: dict) -> dict:
-        """The record's contact_id / company_id that were merged away, with their survivors."""
-        moved = {}
-        for subject_type, key in (("contact", "contact_id"), ("company", "company_id")):
-            if record.get(key):
-                survivor = self._survivor(tx, subject_type, record[key])
-                if survivor != record[key]:
-                    moved[key] = survivor
-        return moved
+        return moved_references(tx[MERGED_CUSTOMERS], record)
 
     def _survivor_owner(self, tx, contact_id: str, fallback: str | None) -> str | None:
         known = tx[CONTACT_OWNERS].get(contact_id)
