@@ -74,32 +74,41 @@ class OutboxRelayExtension(SharedExtension):
         rows = outbox.find({"status": "pending"}, [("id", 1)], limit=BATCH).items
         service = self.container.service_name
         held = {row.get("record") for row in outbox.find({"status": "unroutable"}, [("id", 1)], limit=1000).items}
-        for row in rows:
-            event = row["event"]
-            if row.get("record") in held:
-                outbox.replace({**row, "status": "unroutable"})
-                continue
-            exchange = get_event_exchange(event["source"], self.container.config)
-            try:
-                self.publisher.publish(
-                    event,
-                    exchange=exchange,
-                    declare=[exchange],
-                    routing_key=event["event_type"],
-                    headers={"nameko.request_id": event.get("correlation_id") or ""},
-                )
-            except UndeliverableMessage:
-                # No queue is bound for it yet (its consumer has never started): keep it.
-                log.warning(
-                    "no consumer queue for %s yet; held in the outbox",
-                    event["event_type"],
-                    extra={"event_id": event["event_id"], "event_type": event["event_type"]},
-                )
-                held.add(row.get("record"))
-                outbox.replace({**row, "status": "unroutable"})
-                continue
-            outbox.replace({**row, "status": "sent", "sent_at": utc_now()})
-            EVENTS_PUBLISHED.labels(service, event["event_type"]).inc()
+        marked: list[dict] = []  # the batch's rows as sent or held back, written together below
+        try:
+            for row in rows:
+                event = row["event"]
+                if row.get("record") in held:
+                    marked.append({**row, "status": "unroutable"})
+                    continue
+                exchange = get_event_exchange(event["source"], self.container.config)
+                try:
+                    self.publisher.publish(
+                        event,
+                        exchange=exchange,
+                        declare=[exchange],
+                        routing_key=event["event_type"],
+                        headers={"nameko.request_id": event.get("correlation_id") or ""},
+                    )
+                except UndeliverableMessage:
+                    # No queue is bound for it yet (its consumer has never started): keep it.
+                    log.warning(
+                        "no consumer queue for %s yet; held in the outbox",
+                        event["event_type"],
+                        extra={"event_id": event["event_id"], "event_type": event["event_type"]},
+                    )
+                    held.add(row.get("record"))
+                    marked.append({**row, "status": "unroutable"})
+                    continue
+                marked.append({**row, "status": "sent", "sent_at": utc_now()})
+                EVENTS_PUBLISHED.labels(service, event["event_type"]).inc()
+        finally:
+            # One transaction, one commit for the batch, not one per event (an import emits 100k),
+            # also when the broker fails half-way: what was published is not published again.
+            if marked:
+                with self.store.document_store().transaction() as tx:
+                    for row in marked:
+                        tx[OUTBOX].replace(row)
         OUTBOX_BACKLOG.labels(service).set(outbox.count({"status": {"$in": ["pending", "unroutable"]}}))
         self._prune(outbox)
         return len(rows)
