@@ -158,6 +158,27 @@ class PoolRpc:
         """An owner change withdraws any reclaim notice: it was given to the previous owner."""
         tx[RECLAIM_NOTICES].delete(contact_id)
 
+    def _move_contact(
+        self,
+        tx,
+        current: dict,
+        new_owner_id: str | None,
+        why: str,
+        summary: str,
+        event_type: str,
+        extra: dict,
+        moment: str,
+        actor: str | None = None,
+    ) -> dict:
+        """The pool's one way to hand a contact on: its owner history (`why`), the change with its
+        timeline `summary` and events (`event_type` carries `from_owner_id` and `extra`), and any
+        reclaim notice withdrawn."""
+        updated = domain.change_owner(current, new_owner_id, actor or self.caller.user_id, why, moment)
+        extra = {"from_owner_id": current.get("owner_id"), **extra}
+        stored = self._store_change(tx, "contact", current, updated, ["owner_id"], summary, event_type, extra)
+        self._drop_notice(tx, current["id"])
+        return stored
+
     @rpc
     def claim_contact(self, contact_id: str) -> dict:
         """Take a customer from the pool for oneself, within the pool's claim limits (409 names the cap)."""
@@ -179,19 +200,10 @@ class PoolRpc:
             owned = tx[CONTACTS].count({"owner_id": user_id})
             pool.check_claim_limits(settings, owned, counter["count"] if counter else 0)
             reason = "claimed from the pool"
-            updated = domain.change_owner(current, user_id, user_id, reason, moment)
-            stored = self._store_change(
-                tx,
-                "contact",
-                current,
-                updated,
-                ["owner_id"],
-                f"Claimed from the pool by {user_id}",
-                event_type=events.CONTACT_CLAIMED,
-                extra={"from_owner_id": None, "reason": reason},
-            )
+            summary = f"Claimed from the pool by {user_id}"
+            extra = {"reason": reason}
+            stored = self._move_contact(tx, current, user_id, reason, summary, events.CONTACT_CLAIMED, extra, moment)
             self._count_claim(tx, user_id, day)
-            self._drop_notice(tx, contact_id)
         return stored
 
     @rpc
@@ -210,19 +222,10 @@ class PoolRpc:
             manages = MANAGER in roles and owner_id in self.caller.managed_user_ids
             if owner_id != user_id and not manages and not roles & {ADMIN, SYSTEM}:
                 raise Forbidden("only the customer's owner, their manager or an admin may release it")
-            updated = domain.change_owner(current, None, user_id, reason or "released to the pool", moment)
-            stored = self._store_change(
-                tx,
-                "contact",
-                current,
-                updated,
-                ["owner_id"],
-                _with(f"Released to the pool by {user_id}", reason),
-                event_type=events.CONTACT_RELEASED,
-                extra={"from_owner_id": owner_id, "reason": reason},
-            )
-            self._drop_notice(tx, contact_id)
-        return stored
+            summary = _with(f"Released to the pool by {user_id}", reason)
+            why = reason or "released to the pool"
+            released = events.CONTACT_RELEASED
+            return self._move_contact(tx, current, None, why, summary, released, {"reason": reason}, moment)
 
     @rpc
     def assign_contact(self, contact_id: str, owner_id: str, reason: str | None = None) -> dict:
@@ -239,19 +242,10 @@ class PoolRpc:
                 return current
             if not may_change_owner(self.caller, previous, owner_id):
                 raise Forbidden("you may move customers only among yourself and the members of the teams you manage")
-            updated = domain.change_owner(current, owner_id, self.caller.user_id, reason or "assigned", moment)
-            stored = self._store_change(
-                tx,
-                "contact",
-                current,
-                updated,
-                ["owner_id"],
-                _with(f"Assigned to {owner_id} by {self.caller.user_id}", reason),
-                event_type=events.CONTACT_ASSIGNED,
-                extra={"from_owner_id": previous, "reason": reason},
-            )
-            self._drop_notice(tx, contact_id)
-        return stored
+            summary = _with(f"Assigned to {owner_id} by {self.caller.user_id}", reason)
+            why = reason or "assigned"
+            extra = {"reason": reason}
+            return self._move_contact(tx, current, owner_id, why, summary, events.CONTACT_ASSIGNED, extra, moment)
 
     # bulk hand-over
 
@@ -390,18 +384,17 @@ class PoolRpc:
             for record in batch:
                 moved = progress["moved_contacts"] + progress["moved_companies"]
                 to = recipients[moved % len(recipients)]
-                updated = domain.change_owner(record, to, job["requested_by"], job["reason"] or "handed over", moment)
+                why = job["reason"] or "handed over"
                 summary = _with(
                     f"Handed over from {job['from_owner_id']} to {to} by {job['requested_by']}", job["reason"]
                 )
                 if subject_type == "contact":
-                    extra = {"from_owner_id": job["from_owner_id"], "reason": job["reason"], "hand_over_id": job_id}
-                    self._store_change(
-                        tx, "contact", record, updated, ["owner_id"], summary, events.CONTACT_ASSIGNED, extra
-                    )
-                    self._drop_notice(tx, record["id"])
+                    extra = {"reason": job["reason"], "hand_over_id": job_id}
+                    assigned = events.CONTACT_ASSIGNED
+                    self._move_contact(tx, record, to, why, summary, assigned, extra, moment, job["requested_by"])
                     progress["moved_contacts"] += 1
                 else:
+                    updated = domain.change_owner(record, to, job["requested_by"], why, moment)
                     self._store_change(tx, "company", record, updated, ["owner_id"], summary)
                     progress["moved_companies"] += 1
                 progress["moved_by_owner"][to] += 1
@@ -592,18 +585,10 @@ class PoolRpc:
                             tx, contact, moment, f"Reclaim notice withdrawn: {why}", f"pool-notice-cleared:{moment}"
                         )
                     return True
-                owner_id = contact["owner_id"]
-                updated = domain.change_owner(contact, None, self.caller.user_id, notice["reason"], moment)
-                self._store_change(
-                    tx,
-                    "contact",
-                    contact,
-                    updated,
-                    ["owner_id"],
-                    f"Returned to the pool from {owner_id}: {notice['reason']}",
-                    event_type=events.CONTACT_RECLAIMED,
-                    extra={"from_owner_id": owner_id, "reason": notice["reason"], "rule_id": notice["rule_id"]},
-                )
+                summary = f"Returned to the pool from {contact['owner_id']}: {notice['reason']}"
+                extra = {"reason": notice["reason"], "rule_id": notice["rule_id"]}
+                why, reclaimed = notice["reason"], events.CONTACT_RECLAIMED
+                self._move_contact(tx, contact, None, why, summary, reclaimed, extra, moment)
             return True
         except (_Skipped, Conflict, PreconditionFailed):
             return False
