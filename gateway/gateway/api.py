@@ -87,7 +87,12 @@ RESOURCES = {
     "contacts": ("contacts", "contact", "contacts", True),
     "interactions": ("contacts", "interaction", "interactions", True),
     "custom-fields": ("contacts", "custom_field", "custom_fields", True),
+    "pipelines": ("sales", "pipeline", "pipelines", True),
     "deals": ("sales", "deal", "deals", False),
+    "orders": ("sales", "order", "orders", False),
+    "tasks": ("sales", "task", "tasks", True),
+    "quotas": ("sales", "quota", "quotas", True),
+    "lead-scoring-rules": ("sales", "lead_scoring_rule", "lead_scoring_rules", True),
     "tickets": ("service_desk", "ticket", "tickets", False),
 }
 # Customers answer `GET /<path>/<id>?as_of=<time>` with the record as it was then.
@@ -524,16 +529,6 @@ def list_erasures():
 @blueprint.get("/erasures/<erasure_id>")
 def get_erasure(erasure_id: str):
     return single(call("contacts", "get_erasure", erasure_id=erasure_id))
-
-
-@blueprint.get("/pipelines")
-def list_pipelines():
-    return collection(call("sales", "list_pipelines"))
-
-
-@blueprint.get("/pipelines/<pipeline_id>")
-def get_pipeline(pipeline_id: str):
-    return single(call("sales", "get_pipeline", pipeline_id=pipeline_id))
 
 
 @blueprint.get("/notifications")

@@ -267,19 +267,6 @@ CUSTOM_FIELD_FIELDS = dict(
 )
 # A definition's entity, key and type are fixed once records use it.
 CUSTOM_FIELD_UPDATABLE = ("label", "choices", "required", "description", "max_length")
-DEAL_FIELDS = dict(
-    title=_text(required=True),
-    amount=DECIMAL,
-    currency={"enum": list(CURRENCIES)},
-    pipeline_id=ID,
-    stage_id=ID,
-    contact_id=_text(64, required=True),
-    company_id=ID,
-    owner_id={**_text(64, nullable=False), "description": "every deal has an owner: the creator unless given"},
-    shared_with=IDS,
-    expected_close_date={"type": ["string", "null"], "format": "date"},
-)
-DEAL_UPDATABLE = ("title", "amount", "currency", "stage_id", "expected_close_date", "owner_id", "shared_with")
 TICKET_FIELDS = dict(
     subject=_text(required=True),
     description=_text(20000, nullable=False),
@@ -1690,7 +1677,8 @@ def _duplicate_schemas() -> dict:
 
 
 def _resource_paths() -> list:
-    status = {"enum": ["open", "won", "lost"]}
+    from .openapi_sales import sales_paths  # deferred: openapi_sales builds on this module
+
     html_page = {"description": "HTML", "headers": (), "content": {"text/html": {"schema": S}}}
     search_query = [
         _query("q", {"type": "string", "minLength": 1, "pattern": r"\S"}, "The words to find", required=True),
@@ -1801,16 +1789,7 @@ def _resource_paths() -> list:
                 "longer set it. PATCH `active: true` brings it back.",
             },
         ),
-        _operation("get", "/pipelines", "sales", "Pipelines with their stages", {200: _json(_page("Pipeline"))}),
-        *_item("sales", "/pipelines/{id}", "Pipeline"),
-        *_collection(
-            "sales",
-            "/deals",
-            "Deal",
-            "DealInput",
-            _equals("owner_id", "contact_id", "company_id", "pipeline_id", "stage_id", status=status),
-        ),
-        *_item("sales", "/deals/{id}", "Deal", "DealUpdate"),
+        *sales_paths(),
         *_collection(
             "service desk",
             "/tickets",
@@ -1889,6 +1868,8 @@ def _resource_paths() -> list:
 
 
 def _schemas() -> dict:
+    from .openapi_sales import sales_schemas  # deferred: openapi_sales builds on this module
+
     problem = _obj(
         ["type", "title", "status", "detail"],
         type=S,
@@ -1967,15 +1948,7 @@ def _schemas() -> dict:
             active={**BOOL, "description": "false: retired; records keep their values, writes may not set it"},
             created_by=S,
         ),
-        "DealInput": _closed(["title", "amount", "currency", "contact_id"], **DEAL_FIELDS),
-        "DealUpdate": _closed([], **_subset(DEAL_FIELDS, DEAL_UPDATABLE)),
-        "Deal": _record(
-            {**DEAL_FIELDS, "amount": MONEY},
-            status={"enum": ["open", "won", "lost"]},
-            lost_reason=NS,
-            created_by=S,
-            stage_history={"type": "array", "items": _obj(["stage_id", "at"], stage_id=S, at=TS)},
-        ),
+        **sales_schemas(),
         "TicketInput": _closed(["subject", "contact_id"], **TICKET_FIELDS),
         "TicketUpdate": _closed([], **_subset(TICKET_FIELDS, TICKET_UPDATABLE), status={"enum": list(TICKET_STATUSES)}),
         "Ticket": _record(
@@ -1986,20 +1959,6 @@ def _schemas() -> dict:
             first_response_due_at=TS,
             resolution_due_at=TS,
             created_by=S,
-        ),
-        "Pipeline": _obj(
-            ["id", "name", "stages"],
-            **SERVER,
-            name=S,
-            stages={
-                "type": "array",
-                "items": _obj(
-                    ["id", "name", "probability"],
-                    id=S,
-                    name=S,
-                    probability={"type": "integer", "minimum": 0, "maximum": 100},
-                ),
-            },
         ),
         "TimelineEntry": _obj(
             ["id", "kind", "occurred_at", "source", "summary", "ref"],
