@@ -29,6 +29,10 @@ TEST_SETTINGS = {
     "GATEWAY_RPC_TIMEOUT_SECONDS": "3",
     "RPC_CALL_TIMEOUT_SECONDS": "2",
     "OUTBOX_UNROUTABLE_RETRY_SECONDS": "1",
+    # Reminders and overdue notices of tasks go out within a second of their time.
+    "TASK_TIMER_SECONDS": "1",
+    # Deals past their stage's rotting days are flagged within a second, not a minute.
+    "ROTTING_POLL_SECONDS": "1",
 }
 
 

@@ -332,7 +332,7 @@ LISTS = {
     ),
     "Contact": (
         "first_name last_name local_name email phone company_id owner_id shared_with lifecycle_stage tags interests "
-        "title birthday preferred_language source_channel source_campaign " + CUSTOMER_FILTERABLE,
+        "title birthday preferred_language source_channel source_campaign lead_score " + CUSTOMER_FILTERABLE,
         "created_at updated_at last_name first_name email last_activity_at",
     ),
     "Interaction": (
@@ -342,13 +342,27 @@ LISTS = {
     ),
     "Deal": (
         "title pipeline_id stage_id status contact_id company_id owner_id shared_with currency expected_close_date "
+        "created_at closed_at rotting",
+        "created_at updated_at expected_close_date title closed_at",
+    ),
+    "Pipeline": ("name business_line created_at", "name created_at updated_at", "name"),
+    "Order": (
+        "contact_id company_id deal_id owner_id shared_with status payment_method currency reference ordered_at "
         "created_at",
-        "created_at updated_at expected_close_date title",
+        "ordered_at created_at updated_at",
+        "-ordered_at",
+    ),
+    "Task": (
+        "title kind priority done assignee_id created_by contact_id company_id deal_id due_at remind_at done_at "
+        "created_at",
+        "due_at remind_at created_at updated_at title",
     ),
     "Ticket": (
         "kind priority status contact_id company_id assignee_id team_id contact_owner_id breached created_at",
         "created_at updated_at",
     ),
+    "Quota": ("owner_id period currency created_at", "period owner_id created_at updated_at", "-period"),
+    "LeadScoringRule": ("name category active created_at updated_at", "name created_at updated_at points", "name"),
     "User": ("email name active roles created_at", "created_at email name"),
     "Team": ("name member_ids manager_ids", "created_at name", "name"),
     "ApiKey": ("user_id role revoked_at", "created_at name"),
@@ -960,7 +974,17 @@ def _personal_data_schemas() -> dict:
                     },
                     timeline={"type": "array", "items": _ref("TimelineEntry")},
                 ),
-                sales={**_obj(["deals"], deals={"type": "array", "items": {"type": "object"}}), **section},
+                sales={
+                    **_obj(
+                        ["deals", "orders", "tasks", "lead_score", "customer_value"],
+                        deals={"type": "array", "items": {"type": "object"}},
+                        orders={"type": "array", "items": {"type": "object"}},
+                        tasks={"type": "array", "items": {"type": "object"}},
+                        lead_score={"type": ["object", "null"], "description": "the score and what it came from"},
+                        customer_value={"type": ["object", "null"], "description": "RFM, grade and churn figures"},
+                    ),
+                    **section,
+                },
                 service_desk={**_obj(["tickets"], tickets={"type": "array", "items": {"type": "object"}}), **section},
                 notifications={
                     **_obj(["notifications"], notifications={"type": "array", "items": {"type": "object"}}),
@@ -1913,6 +1937,10 @@ def _schemas() -> dict:
             CONTACT_FIELDS,
             **CUSTOMER_SERVER,
             display_name=S,
+            lead_score={
+                "type": ["integer", "null"],
+                "description": "from sales' lead scoring (GET /contacts/{id}/lead-score explains it), else null",
+            },
             lifecycle_history={
                 "type": "array",
                 "description": "every stage the contact went through, oldest first",

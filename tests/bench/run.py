@@ -8,6 +8,10 @@ token of the admin, signed in once: both gateway rows (ping and the RPC read) pa
 store). Rate limits are set far above the load, so no request is throttled. The naive gateway checks no
 credential: it stands for the cheapest possible hop.
 
+Then the forecast figure (tests/bench/forecast.py): BENCH_FORECAST_DEALS (300000; 0 leaves it out) deals written
+into the sales store, their rollups rebuilt by the sales service, and GET /api/v1/reports/forecast timed through
+the gateway as an admin and as a manager over BENCH_FORECAST_CALLS (100, at least 50) calls each.
+
 Last, the import figure (tests/bench/imports.py): BENCH_IMPORT_ROWS (100000; 0 leaves it out) contacts
 from a CSV through the gateway, with dedupe, timed from the POST until the import job completes.
 
@@ -39,6 +43,12 @@ from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import GATEWAY, ROOT, SERVICES, Stack, ensure_broker
 from crm_common.testing import private_vhost
 from tests.bench import cpu
+from tests.bench.forecast import (
+    REBUILD_TIMEOUT_SECONDS,
+    forecast_checks,
+    forecast_lines,
+    measure_forecast,
+)
 from tests.bench.imports import DRAIN_TIMEOUT_SECONDS, IMPORT_TARGET_SECONDS, IMPORT_TIMEOUT_SECONDS, measure_import
 from tests.bench.load import Generator, LoadResult, choose_generator, percentile
 
@@ -86,6 +96,8 @@ class Settings:
     freshness_writes: int
     generator: str
     import_rows: int = 100_000
+    forecast_deals: int = 300_000
+    forecast_calls: int = 100
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -96,6 +108,8 @@ class Settings:
             freshness_writes=_positive_int("BENCH_FRESHNESS_WRITES", 50),
             generator=os.environ.get("BENCH_GENERATOR", "auto"),
             import_rows=_positive_int("BENCH_IMPORT_ROWS", 100_000, minimum=0),
+            forecast_deals=_positive_int("BENCH_FORECAST_DEALS", 300_000, minimum=0),
+            forecast_calls=_positive_int("BENCH_FORECAST_CALLS", 100, minimum=50),
         )
 
 
@@ -159,6 +173,8 @@ def token_ttl_seconds(settings: Settings) -> int:
     planned = rows * (settings.warmup_seconds + settings.seconds) + worst_freshness
     if settings.import_rows:
         planned += IMPORT_TIMEOUT_SECONDS + DRAIN_TIMEOUT_SECONDS
+    if settings.forecast_deals:
+        planned += REBUILD_TIMEOUT_SECONDS
     return max(MIN_TOKEN_TTL_SECONDS, int(2 * planned) + 600)
 
 
@@ -362,7 +378,9 @@ def machine_info(generator: Generator) -> dict:
     }
 
 
-def checks(results: dict[str, LoadResult], freshness: dict, imported: dict | None = None) -> list[dict]:
+def checks(
+    results: dict[str, LoadResult], freshness: dict, imported: dict | None = None, forecast: dict | None = None
+) -> list[dict]:
     rpc = results["rpc_get"].ok_rps
 
     def ratio(name: str, other: str, target: float) -> dict:
@@ -397,6 +415,7 @@ def checks(results: dict[str, LoadResult], freshness: dict, imported: dict | Non
             if imported
             else []
         ),
+        *forecast_checks(forecast),
     ]
 
 
@@ -449,7 +468,8 @@ def render(report: dict) -> str:
         )
     lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
     for check in report["checks"]:
-        unit = " ms" if check["name"].startswith("search") else " s" if check["name"].startswith("import") else "x"
+        name = check["name"]
+        unit = " ms" if name.startswith(("search", "forecast")) else " s" if name.startswith("import") else "x"
         value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
         lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
     lines += [
@@ -458,6 +478,7 @@ def render(report: dict) -> str:
             f"max {f['max_ms']:.1f} ms, timeouts {f['timeouts']} (poll every {f['poll_interval_ms']:g} ms)"
         ),
         "  req/s counts 200 answers only; errors = non-200 answers + socket errors and timeouts",
+        *forecast_lines(report.get("forecast")),
     ]
     imported = report.get("import")
     if imported:
@@ -528,6 +549,10 @@ def run(settings: Settings) -> dict:
         results, cpu_use = measure_throughput(generator, settings, targets, cpu_groups(stack, naive), auth)
         print(f"freshness: {settings.freshness_writes} writes ...", flush=True)
         freshness = measure_freshness(stack.gateway_url, settings.freshness_writes, auth)
+        forecast = None
+        if settings.forecast_deals:
+            print(f"forecast: {settings.forecast_deals} deals ...", flush=True)
+            forecast = measure_forecast(stack, auth, settings.forecast_deals, settings.forecast_calls)
         imported = None
         if settings.import_rows:
             # Last: the outbox then has the import's events to publish, which would disturb the rows above.
@@ -548,6 +573,8 @@ def run(settings: Settings) -> dict:
             "gateway_threads": int(os.environ.get("GATEWAY_THREADS", "8")),
             "freshness_writes": settings.freshness_writes,
             "import_rows": settings.import_rows,
+            "forecast_deals": settings.forecast_deals,
+            "forecast_calls": settings.forecast_calls,
         },
         "authentication": {
             "note": authentication_note(),
@@ -570,7 +597,8 @@ def run(settings: Settings) -> dict:
         "cpu": cpu_use,
         "freshness": freshness,
         "import": imported,
-        "checks": checks(results, freshness, imported),
+        "forecast": forecast,
+        "checks": checks(results, freshness, imported, forecast),
     }
 
 

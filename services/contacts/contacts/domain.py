@@ -77,6 +77,7 @@ def new_contact(fields: dict, actor: str, now: str) -> dict:
         "lifecycle_stage": "lead",
         "interests": [],
         "preferences": {},
+        "lead_score": None,
         **_common_defaults(),
         **fields,
     }

@@ -168,6 +168,46 @@ class ProjectionHandlers:
         summary = f"Churn risk is now {level or 'none'}" + (f": {reason}" if reason else "")
         self._set_sales_fact(tx, event, "churn_risk", schemas.CHURN_LEVELS, summary)
 
+    @handle_event("sales", "lead_scored")
+    def on_lead_scored(self, tx, event) -> None:
+        """The contact's lead score, and the stage it calls for: only ever forward along the
+        qualifying stages, from the stage the contact holds now (a rep may have moved it since)."""
+        fact = event.payload
+        score, stage = fact.get("score"), fact.get("lifecycle_stage")
+        if fact.get("subject_type") != "contact" or isinstance(score, bool) or not isinstance(score, int):
+            raise ValueError(f"unusable lead_scored payload: {fact.get('subject_type')!r} {score!r}")
+        if stage is not None and stage not in schemas.SCORED_STAGES:
+            raise ValueError(f"unusable lead_scored stage {stage!r}")
+        if not self._newer_mark(tx, f"lead_score:{fact['id']}", event.occurred_at):
+            return
+        current = tx[SUBJECTS["contact"]].get(fact["id"])
+        if current is None:
+            return
+        changes = {"lead_score": score}
+        order = schemas.SCORED_STAGES
+        held = current.get("lifecycle_stage")
+        if stage and held in order and order.index(stage) > order.index(held):
+            changes["lifecycle_stage"] = stage
+        # The score moved the stage, not whoever logged the interaction behind it.
+        updated, changed = domain.apply_changes(current, changes, utc_now(), "system")
+        if not changed:
+            return
+        stored = self._store_change(tx, "contact", current, updated, changed, None)
+        if "lifecycle_stage" in changed:
+            tx[TIMELINE].put(
+                domain.timeline_entry(
+                    "contact",
+                    stored["id"],
+                    "contact",
+                    event.source,
+                    f"Lead score {score}: stage {stage}",
+                    "contact",
+                    stored["id"],
+                    event.occurred_at,
+                    event.event_id,
+                )
+            )
+
     # service desk
 
     @handle_event("service_desk", "ticket_created")

@@ -64,6 +64,7 @@ NOT_MERGED = frozenset(
         "lifecycle_history",
         "display_name",
         "open_deal_count",
+        "lead_score",
         "last_activity_at",
         "shared_with",
         "email",

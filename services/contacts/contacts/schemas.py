@@ -14,6 +14,9 @@ LIFECYCLE_STAGES = (
 )
 VALUE_GRADES = ("A", "B", "C", "D")  # published by sales: A brings the most
 CHURN_LEVELS = ("low", "medium", "high")  # published by sales
+# The stages a lead score (published by sales) moves a contact along, forward only; a contact
+# past them is never moved by a score.
+SCORED_STAGES = ("subscriber", "lead", "marketing_qualified", "sales_qualified")
 SOURCE_CHANNELS = (
     "web",
     "referral",
@@ -42,6 +45,7 @@ SERVER_OWNED = (
     "pool",
     "last_activity_at",
     "open_deal_count",
+    "lead_score",
 )
 
 ADDRESS_FIELDS = {
@@ -114,6 +118,7 @@ CONTACT_FILTERABLE = (
     "preferred_language",
     "source_channel",
     "source_campaign",
+    "lead_score",
     *_SERVER_FILTERABLE,
     "custom_fields.",
 )

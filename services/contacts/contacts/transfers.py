@@ -50,6 +50,7 @@ READABLE = {
         "display_name",
         "value_grade",
         "churn_risk",
+        "lead_score",
         "last_activity_at",
         "open_deal_count",
         "created_by",

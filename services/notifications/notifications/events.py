@@ -2,6 +2,8 @@
 
 Consumed: contacts.contact_created / contact_updated / contact_deleted / contact_merged (owner projection),
 sales.deal_created and service_desk.ticket_created (notify the customer's owner),
+sales.task_created / task_updated / task_reminder_due / task_overdue, deal_rotting and churn_risk_changed
+(notify the assignee, the task's creator, the deal's or the customer's owner; see sales_alerts.py),
 contacts.erasure_completed (tell the admin who asked for the erasure).
 """
 

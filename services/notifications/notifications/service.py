@@ -10,10 +10,11 @@ from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 
 from . import domain, events
+from .sales_alerts import SalesAlerts
 from .store import CONTACT_OWNERS, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
 
 
-class NotificationsService(ServiceBase):
+class NotificationsService(SalesAlerts, ServiceBase):
     name = "notifications"
     store = Store(SPECS)
 

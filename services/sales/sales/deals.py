@@ -1,41 +1,131 @@
-"""Pipelines and deals: the deal write path (stages, won and lost, rollups) and its reads (a mixin
+"""Pipelines and deals: the deal write path (stages, won and lost, rollups, rotting) and its reads (a mixin
 of SalesService)."""
 
-from nameko.rpc import rpc
+import logging
 
-from crm_common.access import CUSTOMER_WRITERS, and_filters, reach_of, require_role
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from crm_common.access import ADMIN, CUSTOMER_WRITERS, and_filters, reach_of, require_role
+from crm_common.config import float_setting
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
 from crm_common.schema import validate
 
-from . import domain, events, schemas
-from .store import DEALS, PIPELINES
+from . import domain, events, rollups, schemas
+from .store import DEAL_ROLLUPS, DEALS, PIPELINES
+
+log = logging.getLogger(__name__)
+
+ROTTING_POLL_SECONDS = float_setting("ROTTING_POLL_SECONDS", 60.0)
+# Deals flagged per store query by the rotting timer; it queries again until none is left.
+ROTTING_BATCH = 200
+# Deals read per page, and buckets written per insert, when the rollups are rebuilt.
+REBUILD_BATCH = 1000
 
 
 class DealsRpc:
     """RPC entrypoints and timers of pipelines and deals."""
 
-    def _pipeline(self, pipeline_id: str) -> dict | None:
-        pipeline = self.store[PIPELINES].get(pipeline_id)
+    # pipelines
+
+    def _pipeline(self, pipeline_id: str, source=None) -> dict | None:
+        """The pipeline (from `source`, a transaction, or the store); the default one is created the
+        first time it is read."""
+        source = source or self.store
+        pipeline = source[PIPELINES].get(pipeline_id)
         if pipeline is None and pipeline_id == domain.DEFAULT_PIPELINE_ID:
             try:
-                pipeline = self.store[PIPELINES].insert(domain.default_pipeline(utc_now()))
+                pipeline = source[PIPELINES].insert(domain.default_pipeline(utc_now()))
             except Conflict:  # another worker created it first
-                pipeline = self.store[PIPELINES].get(pipeline_id)
+                pipeline = source[PIPELINES].get(pipeline_id)
         return pipeline
 
-    @rpc
-    def list_pipelines(self) -> dict:
-        self._pipeline(domain.DEFAULT_PIPELINE_ID)
-        return {"data": self.store[PIPELINES].find(None, [("name", 1)], 200).items, "next_cursor": None}
-
-    @rpc
-    def get_pipeline(self, pipeline_id: str) -> dict:
-        pipeline = self._pipeline(pipeline_id)
+    def _existing_pipeline(self, source, pipeline_id: str) -> dict:
+        pipeline = self._pipeline(pipeline_id, source)
         if pipeline is None:
             raise NotFound(f"pipeline {pipeline_id} not found")
         return pipeline
+
+    @rpc
+    def create_pipeline(self, data: dict) -> dict:
+        require_role(self.caller, (ADMIN,), "create pipelines")
+        fields = validate(data, schemas.PIPELINE_FIELDS, server_owned=schemas.PIPELINE_SERVER_OWNED)
+        pipeline = domain.new_pipeline(fields, self.caller.user_id, utc_now())
+        with self.store.transaction() as tx:
+            return tx[PIPELINES].insert(pipeline)
+
+    @rpc
+    def list_pipelines(self, query: dict | None = None) -> dict:
+        q = parse_list_query(
+            query or {},
+            filterable=schemas.PIPELINE_FILTERABLE,
+            sortable=schemas.PIPELINE_SORTABLE,
+            default_sort="name",
+        )
+        self._pipeline(domain.DEFAULT_PIPELINE_ID)
+        page = self.store[PIPELINES].find(q.filter, q.sort, q.limit, q.cursor)
+        return {"data": page.items, "next_cursor": page.next_cursor}
+
+    @rpc
+    def get_pipeline(self, pipeline_id: str) -> dict:
+        return self._existing_pipeline(self.store, pipeline_id)
+
+    def _stages_in_use(self, tx, pipeline: dict) -> set[str]:
+        return {
+            stage["id"]
+            for stage in pipeline["stages"]
+            if tx[DEALS].find({"pipeline_id": pipeline["id"], "stage_id": stage["id"]}, None, 1).items
+        }
+
+    @rpc
+    def update_pipeline(self, pipeline_id: str, data: dict, expected_version: int | None = None) -> dict:
+        """Rename it, change its business line or its stages (the whole list). A stage deals are in
+        stays, with the same outcome; changed rotting days apply to the deals in the stage."""
+        require_role(self.caller, (ADMIN,), "change pipelines")
+        changes = validate(data, schemas.PIPELINE_FIELDS, partial=True, server_owned=schemas.PIPELINE_SERVER_OWNED)
+        now = utc_now()
+        with self.store.transaction() as tx:
+            current = self._existing_pipeline(tx, pipeline_id)
+            if expected_version is not None and current["version"] != expected_version:
+                raise PreconditionFailed(f"pipeline {pipeline_id} is at version {current['version']}")
+            updated, changed = domain.apply_pipeline_changes(current, changes, now)
+            if not changed:
+                return current
+            if "stages" in changed:
+                refused = domain.stage_changes_refused(current, updated, self._stages_in_use(tx, current))
+                if refused:
+                    raise Conflict(refused)
+            stored = tx[PIPELINES].replace(updated, current["version"])
+            if "stages" in changed:
+                self._follow_rotting_days(tx, current, stored, now)
+        return stored
+
+    def _follow_rotting_days(self, tx, before: dict, after: dict, now: str) -> None:
+        for stage in after["stages"]:
+            old = domain.stage_of(before, stage["id"])
+            if old is None or old.get("rotting_days") == stage.get("rotting_days"):
+                continue
+            flt = {"pipeline_id": after["id"], "stage_id": stage["id"], "status": domain.OPEN}
+            for deal in list(tx[DEALS].iterate(flt, [("id", 1)])):
+                moved = domain.with_new_rotting_days(deal, after, now)
+                if (moved["rotting_at"], moved["rotting"]) != (deal.get("rotting_at"), deal.get("rotting")):
+                    tx[DEALS].replace(moved, deal["version"])
+
+    @rpc
+    def delete_pipeline(self, pipeline_id: str, expected_version: int | None = None) -> None:
+        require_role(self.caller, (ADMIN,), "delete pipelines")
+        with self.store.transaction() as tx:
+            current = self._existing_pipeline(tx, pipeline_id)
+            if pipeline_id == domain.DEFAULT_PIPELINE_ID:
+                raise Conflict("the default pipeline cannot be deleted")
+            if tx[DEALS].find({"pipeline_id": pipeline_id}, None, 1).items:
+                raise Conflict(f"pipeline {current['name']} holds deals and cannot be deleted")
+            if not tx[PIPELINES].delete(pipeline_id, expected_version):
+                raise NotFound(f"pipeline {pipeline_id} not found")
+
+    # deals
 
     def _visible_deal(self, source, deal_id: str) -> dict:
         """The deal, or NotFound, the same for a missing id and one out of the caller's reach."""
@@ -44,13 +134,28 @@ class DealsRpc:
             raise NotFound(f"deal {deal_id} not found")
         return deal
 
+    def _move_rollups(self, tx, before: dict | None, after: dict | None, pipeline: dict | None) -> None:
+        """Take `before` out of the rollup buckets and put `after` in (either may be None)."""
+        old = rollups.contributions(before, pipeline) if before else []
+        new = rollups.contributions(after, pipeline) if after else []
+        for bucket_id, delta in sorted(rollups.deltas(old, new).items()):
+            current = tx[DEAL_ROLLUPS].get(bucket_id)
+            bucket = rollups.applied(current, delta)
+            if bucket is not None:
+                tx[DEAL_ROLLUPS].put(bucket)
+            elif current is not None:
+                tx[DEAL_ROLLUPS].delete(bucket_id)
+
+    def _announce_deal(self, tx, deal: dict, pipeline: dict, changed: list[str]) -> None:
+        stage = domain.stage_name(pipeline, deal["stage_id"])
+        self.emit(tx, events.DEAL_UPDATED, {**deal, "changes": changed, "stage_name": stage})
+
     @rpc
     def create_deal(self, data: dict) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "create deals")
         fields = validate(data, schemas.DEAL_FIELDS, server_owned=schemas.SERVER_OWNED)
         domain.check_new_owner(self.caller, fields.get("owner_id", self.caller.user_id))
-        pipeline = self._pipeline(fields.get("pipeline_id") or domain.DEFAULT_PIPELINE_ID)
-        if pipeline is None:
+        if self._pipeline(fields.get("pipeline_id") or domain.DEFAULT_PIPELINE_ID) is None:
             raise ValidationFailed("unknown pipeline", [{"field": "pipeline_id", "message": "no such pipeline"}])
         try:
             # As the caller: a contact out of their reach is as unknown as a missing one.
@@ -58,10 +163,17 @@ class DealsRpc:
         except NotFound:
             raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}]) from None
         fields.setdefault("company_id", contact.get("company_id"))
-        deal = domain.new_deal(fields, pipeline, self.caller.user_id, utc_now())
         with self.store.transaction() as tx:
+            # Read again inside the transaction: its stages are those no concurrent change removed.
+            pipeline = self._pipeline(fields.get("pipeline_id") or domain.DEFAULT_PIPELINE_ID, tx)
+            if pipeline is None:
+                raise ValidationFailed("unknown pipeline", [{"field": "pipeline_id", "message": "no such pipeline"}])
+            deal = domain.new_deal(fields, pipeline, self.caller.user_id, utc_now())
             deal.update(self._surviving_customers(tx, deal))  # its contact was merged meanwhile
             stored = tx[DEALS].insert(deal)
+            self._move_rollups(tx, None, stored, pipeline)
+            if stored["status"] != domain.OPEN:
+                self._sync_deal_order(tx, stored, None)
             self.emit(tx, events.DEAL_CREATED, stored)
         return stored
 
@@ -71,13 +183,18 @@ class DealsRpc:
 
     @rpc
     def list_deals(self, query: dict) -> dict:
-        q = parse_list_query(query, filterable=schemas.DEAL_FILTERABLE, sortable=schemas.DEAL_SORTABLE)
+        q = parse_list_query(
+            query, filterable=schemas.DEAL_FILTERABLE, sortable=schemas.DEAL_SORTABLE, booleans=("rotting",)
+        )
         flt = and_filters(domain.deal_filter(reach_of(self.caller)), q.filter)
         page = self.store[DEALS].find(flt, q.sort, q.limit, q.cursor)
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     @rpc
     def update_deal(self, deal_id: str, data: dict, expected_version: int | None = None) -> dict:
+        """Change a deal: fields, stage, won (`status` won), lost (`status` lost with `lost_reason`),
+        reopened (`status` open); every change is a deal_updated, moves the rollups and, when the
+        status changes, the deal's order (orders.py)."""
         require_role(self.caller, CUSTOMER_WRITERS, "change deals")
         changes = validate(data, schemas.DEAL_UPDATE_FIELDS, partial=True, server_owned=schemas.SERVER_OWNED)
         with self.store.transaction() as tx:
@@ -85,13 +202,86 @@ class DealsRpc:
             domain.check_owner_change(self.caller, current, changes)
             if expected_version is not None and current["version"] != expected_version:
                 raise PreconditionFailed(f"deal {deal_id} is at version {current['version']}")
-            pipeline = self._pipeline(current["pipeline_id"])
+            pipeline = self._pipeline(current["pipeline_id"], tx)
             if pipeline is None:  # a pipeline is never deleted while deals use it
                 raise NotFound(f"pipeline {current['pipeline_id']} not found")
             updated, changed = domain.apply_deal_changes(current, changes, pipeline, utc_now())
             if not changed:
                 return current
-            stored = tx[DEALS].replace(updated, expected_version)
-            stage = domain.stage_name(pipeline, stored["stage_id"])
-            self.emit(tx, events.DEAL_UPDATED, {**stored, "changes": changed, "stage_name": stage})
+            stored = tx[DEALS].replace(updated, current["version"])
+            self._move_rollups(tx, current, stored, pipeline)
+            if stored["status"] != current["status"]:
+                self._sync_deal_order(tx, stored, current["status"])
+            self._announce_deal(tx, stored, pipeline, changed)
         return stored
+
+    # rotting
+
+    @timer(interval=ROTTING_POLL_SECONDS)
+    def flag_rotting_deals(self) -> None:
+        try:
+            flagged = self._flag_rotting_deals(utc_now())
+        except Exception:
+            log.exception("flagging rotting deals failed; the next poll tries again")
+            return
+        if flagged:
+            log.info("flagged %d rotting deal(s)", flagged)
+
+    def _flag_rotting_deals(self, now: str) -> int:
+        """Flag the open deals past their rotting time, each once per stage entry with a deal_rotting;
+        several instances may run this at once: the version check lets one of them flag a deal."""
+        flagged = 0
+        due = {"status": domain.OPEN, "rotting": False, "rotting_at": {"$lte": now}}
+        while True:
+            batch = self.store[DEALS].find(due, [("rotting_at", 1)], ROTTING_BATCH).items
+            acted = sum(self._flag_rotting(deal["id"], now) for deal in batch)
+            flagged += acted
+            if len(batch) < ROTTING_BATCH or not acted:
+                return flagged
+
+    def _flag_rotting(self, deal_id: str, now: str) -> bool:
+        try:
+            with self.store.transaction() as tx:
+                deal = tx[DEALS].get(deal_id)
+                if deal is None or not domain.is_rotting(deal, now):
+                    return False
+                stored = tx[DEALS].replace({**deal, "rotting": True}, deal["version"])
+                pipeline = self._pipeline(stored["pipeline_id"], tx)
+                stage = domain.stage_of(pipeline, stored["stage_id"]) if pipeline else None
+                self.emit(
+                    tx,
+                    events.DEAL_ROTTING,
+                    {
+                        **stored,
+                        "stage_name": stage["name"] if stage else stored["stage_id"],
+                        "rotting_days": stage.get("rotting_days") if stage else None,
+                    },
+                )
+            return True
+        except (Conflict, PreconditionFailed):  # another instance flagged it, or the deal just moved
+            return False
+
+    # rollups
+
+    @rpc
+    def rebuild_deal_rollups(self) -> dict:
+        """Recompute every rollup bucket from the deals (admins and the platform: after an upgrade,
+        or a bench seeding deals straight into the store). One transaction: the reports never see
+        half of it. Returns {deals, buckets}."""
+        require_role(self.caller, (ADMIN,), "rebuild the deal rollups")
+        with self.store.transaction() as tx:
+            pipelines = {p["id"]: p for p in tx[PIPELINES].iterate(None, [("id", 1)])}
+            counted = 0
+
+            def deals_with_pipelines():
+                nonlocal counted
+                for deal in tx[DEALS].iterate(None, [("id", 1)], batch=REBUILD_BATCH):
+                    counted += 1
+                    yield deal, pipelines.get(deal["pipeline_id"])
+
+            buckets = list(rollups.totals(deals_with_pipelines()).values())
+            for old in list(tx[DEAL_ROLLUPS].iterate(None, [("id", 1)], batch=REBUILD_BATCH)):
+                tx[DEAL_ROLLUPS].delete(old["id"])
+            for start in range(0, len(buckets), REBUILD_BATCH):
+                tx[DEAL_ROLLUPS].insert_many(buckets[start : start + REBUILD_BATCH])
+        return {"deals": counted, "buckets": len(buckets)}

@@ -23,6 +23,11 @@ RETURN_VISITS = "return_visits"
 LEAD_SCORING_RULES = "lead_scoring_rules"
 # Per contact (id = contact id): the score, its breakdown, the profile and engagement it came from.
 LEAD_SCORES = "lead_scores"
+# What engagement rules read of each interaction (id = interaction id): contact_id, kind,
+# direction, occurred_at; kept here because interaction_deleted names only the interaction.
+LEAD_INTERACTIONS = "lead_interactions"
+# Lead-scoring bookkeeping, one document id `rules`: defaults seeded, the rescoring after a rule change.
+LEAD_SCORING_STATE = "lead_scoring_state"
 # Customers merged into another (contacts' contact_merged / company_merged): id
 # `<subject_type>:<old id>`, `merged_into`. Deals, orders and tasks follow them.
 MERGED_CUSTOMERS = "merged_customers"
@@ -60,6 +65,10 @@ SPECS = (
             Index(("deal_id", "due_at")),
             Index(("done", "remind_at")),
             Index(("done", "due_at")),
+            # The task timers' pending alerts (null once sent or done): see task_rules.with_alert_schedule.
+            Index(("reminder_due_at",)),
+            Index(("overdue_due_at",)),
+            Index(("created_by", "due_at")),
         ),
     ),
     CollectionSpec(QUOTAS, (Index(("owner_id", "period"), unique=True), Index(("period",)))),
@@ -73,10 +82,14 @@ SPECS = (
             Index(("churn_risk",)),
             Index(("monetary_minor",)),
             Index(("last_order_at",)),
+            Index(("graded_at",)),  # the daily grading pass: customers not graded today
+            Index(("subject_type", "monetary_minor")),  # the value reports, largest first
         ),
     ),
     CollectionSpec(RETURN_VISITS, (Index(("due_at",)),)),
     CollectionSpec(LEAD_SCORING_RULES, (Index(("name",)),)),
-    CollectionSpec(LEAD_SCORES, (Index(("score",)),)),
+    CollectionSpec(LEAD_SCORES, (Index(("score",)), Index(("recheck_at",)))),
+    CollectionSpec(LEAD_INTERACTIONS, (Index(("contact_id", "occurred_at")),)),
+    CollectionSpec(LEAD_SCORING_STATE),
     CollectionSpec(MERGED_CUSTOMERS),
 )
