@@ -463,7 +463,6 @@ def _value_paths() -> list:
             "Regrade every customer now (admin)",
             {200: _json(_ref("GradingRun"))},
             errors=(403,),
-            idempotent=False,
             description="Admins only. The daily pass regrades the customers not graded today; this one all of them "
             "at once (after a change of the settings, say). Changed grades and churn levels are announced.",
         ),

@@ -1,6 +1,7 @@
 """Loads a realistic demo data set through the gateway, once: a small sales and support organisation,
 companies, contacts with Chinese and Western names, custom fields, interactions, a segment, a pool
-reclaim rule, deals and tickets.
+reclaim rule, two pipelines with open, won and lost deals, eighteen months of orders (value grades and
+churn risk follow), tasks, quotas, and tickets.
 
 `python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
 gateway's documented development admin when they are not set.
@@ -12,6 +13,7 @@ import random
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 COMPANIES = [
     ("上海远景科技有限公司", "software", "201-500"),
@@ -147,6 +149,29 @@ DEALS = [
     "Training package",
     "Security audit",
 ]
+KEY_ACCOUNTS_PIPELINE = {
+    "name": "Key accounts",
+    "business_line": "Enterprise",
+    "stages": [
+        {"name": "Discovery", "probability": 10, "rotting_days": 21},
+        {"name": "Solution design", "probability": 40, "rotting_days": 30},
+        {"name": "Commercial review", "probability": 70, "rotting_days": 21},
+        {"name": "Contract signed", "probability": 100},
+        {"name": "Lost", "probability": 0},
+    ],
+}
+PRODUCTS = [
+    ("CRM licence", "CRM-LIC", 1200),
+    ("Onboarding package", "ONB-STD", 8000),
+    ("Support plan", "SUP-YR", 15000),
+]
+LOST_REASONS = ["Chose a competitor", "No budget this year", "Project cancelled"]
+TASKS = [
+    ("call", "Call about the renewal"),
+    ("email", "Send the revised proposal"),
+    ("meeting", "Prepare the quarterly review"),
+    ("visit", "Visit the head office"),
+]
 TICKETS = [
     ("Invoice missing for last order", "complaint"),
     ("Cannot log in to the portal", "incident"),
@@ -227,7 +252,16 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
     people = organisation(admin, password)
     # Most customers belong to a rep; some wait in the pool (owner_id null).
     owners = [people["li.rep@crm.local"]] * 3 + [people["tom.rep@crm.local"]] * 3 + [None]
-    counts = {"users": len(DEMO_USERS), "companies": 0, "contacts": 0, "interactions": 0, "deals": 0, "tickets": 0}
+    counts = {
+        "users": len(DEMO_USERS),
+        "companies": 0,
+        "contacts": 0,
+        "interactions": 0,
+        "deals": 0,
+        "orders": 0,
+        "tasks": 0,
+        "tickets": 0,
+    }
     for definition in CUSTOM_FIELDS:
         admin.call("POST", "/custom-fields", definition)
     companies = []
@@ -281,20 +315,7 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
         counts["interactions"] += 1
     admin.call("POST", "/segments", EAST_VIP_SEGMENT)
     admin.call("POST", "/pool/rules", RECLAIM_RULE)
-    for contact in rng.sample([c for c in contacts if c["owner_id"]], 40):
-        admin.call(
-            "POST",
-            "/deals",
-            {
-                "title": rng.choice(DEALS),
-                "currency": "CNY",
-                "contact_id": contact["id"],
-                "owner_id": contact["owner_id"],
-                "amount": f"{rng.randint(5, 500) * 1000}.00",
-                "stage_id": rng.choice(["qualification", "needs_analysis", "proposal", "negotiation"]),
-            },
-        )
-        counts["deals"] += 1
+    sales_history(admin, people, contacts, rng, counts)
     for contact in rng.sample(contacts, 25):
         subject, kind = rng.choice(TICKETS)
         admin.call(
@@ -310,6 +331,86 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
         )
         counts["tickets"] += 1
     return counts
+
+
+def _month_start(months_ago: int, today: datetime) -> datetime:
+    year, month = divmod(today.year * 12 + today.month - 1 - months_ago, 12)
+    return datetime(year, month + 1, 1, 10, tzinfo=UTC)
+
+
+def sales_history(
+    admin: Client, people: dict[str, str], contacts: list[dict], rng: random.Random, counts: dict
+) -> None:
+    """Deals in two pipelines (open, won with line items, lost with a reason), eighteen months of orders
+    (some customers buying less lately, so churn risk shows), tasks, quotas for this quarter, and a grading run."""
+    today = datetime.now(UTC)
+    key_accounts = admin.call("POST", "/pipelines", KEY_ACCOUNTS_PIPELINE)
+    owned = [c for c in contacts if c["owner_id"]]
+    for n, contact in enumerate(rng.sample(owned, 40)):
+        close = (today + timedelta(days=rng.randint(-20, 150))).date().isoformat()
+        body = {
+            "title": rng.choice(DEALS),
+            "currency": "CNY",
+            "contact_id": contact["id"],
+            "owner_id": contact["owner_id"],
+            "expected_close_date": close,
+        }
+        if n % 4 == 3:
+            body.update(pipeline_id=key_accounts["id"], stage_id=rng.choice(key_accounts["stages"][:3])["id"])
+        else:
+            body["stage_id"] = rng.choice(["qualification", "needs_analysis", "proposal", "negotiation"])
+        product, sku, price = rng.choice(PRODUCTS)
+        body["line_items"] = [
+            {"product": product, "sku": sku, "quantity": str(rng.randint(1, 40)), "unit_price": f"{price}.00"}
+        ]
+        deal = admin.call("POST", "/deals", body)
+        counts["deals"] += 1
+        if n % 5 == 0:
+            admin.call("PATCH", f"/deals/{deal['id']}", {"status": "won"})
+        elif n % 7 == 1:
+            admin.call("PATCH", f"/deals/{deal['id']}", {"status": "lost", "lost_reason": rng.choice(LOST_REASONS)})
+    orders = []
+    for n, contact in enumerate(rng.sample(owned, 45)):
+        # Every ninth customer stopped buying three months ago: the churn check flags it.
+        stopped = 3 if n % 9 == 0 else 0
+        for months_ago in range(18, stopped, -1):
+            if rng.random() < (0.8 if stopped else 0.35):
+                ordered_at = _month_start(months_ago, today) + timedelta(days=rng.randint(0, 27))
+                orders.append(
+                    {
+                        "contact_id": contact["id"],
+                        "owner_id": contact["owner_id"],
+                        "ordered_at": ordered_at.isoformat().replace("+00:00", "Z"),
+                        "amount": f"{rng.randint(2, 120) * 500}.00",
+                        "currency": "CNY",
+                        "status": "completed",
+                        "payment_method": rng.choice(["bank_transfer", "alipay", "wechat_pay", "card"]),
+                    }
+                )
+    admin.call("POST", "/orders/batch", {"orders": orders})
+    counts["orders"] += len(orders)
+    for contact in rng.sample(owned, 20):
+        kind, title = rng.choice(TASKS)
+        due = today + timedelta(days=rng.randint(-3, 14), hours=rng.randint(0, 8))
+        admin.call(
+            "POST",
+            "/tasks",
+            {
+                "title": title,
+                "kind": kind,
+                "contact_id": contact["id"],
+                "assignee_id": contact["owner_id"],
+                "due_at": due.isoformat().replace("+00:00", "Z"),
+                "reminder_minutes_before": 60,
+            },
+        )
+        counts["tasks"] += 1
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    for rep in ("li.rep@crm.local", "tom.rep@crm.local"):
+        admin.call(
+            "POST", "/quotas", {"owner_id": people[rep], "period": quarter, "amount": "1500000.00", "currency": "CNY"}
+        )
+    admin.call("POST", "/grading-runs", {})
 
 
 def main(argv: list[str]) -> None:

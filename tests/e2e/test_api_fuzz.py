@@ -5,8 +5,10 @@ content type, and never a 5xx.
 The operations that end or change the signed-in admin's credentials (sign-out, refresh, changing
 users), every DELETE, and the admin settings that change how every later write in the shared stack
 behaves (custom field definitions: a generated required field would refuse every later contact;
-pool settings, reclaim rules and runs, bulk hand-over: they would move other tests' customers) are
-left out: the rest of the suite shares this stack and this admin. Their own tests cover them.
+pool settings, reclaim rules and runs, bulk hand-over: they would move other tests' customers; the
+default pipeline's stages, sales settings, lead-scoring rules and grading runs: they would regrade,
+rescore and restage other tests' customers and deals) are left out: the rest of the suite shares
+this stack and this admin. Their own tests cover them.
 """
 
 import os
@@ -67,6 +69,10 @@ def _known_records(api) -> tuple[dict, dict]:
     interaction = api.create("/interactions", {"kind": "call", "contact_id": contact["id"], "subject": tag})
     segment = api.create("/segments", {"name": f"Fuzz segment {tag}", "entity": "contact", "filter": {"tags": "vip"}})
     field = api.create("/custom-fields", {"entity": "contact", "key": f"fuzz_{tag}", "label": "Fuzz", "type": "text"})
+    order = api.create("/orders", {"contact_id": contact["id"], "amount": "25.00", "currency": "CNY"})
+    task = api.create("/tasks", {"title": f"Fuzz task {tag}", "contact_id": contact["id"]})
+    quota = api.create("/quotas", {"owner_id": admin, "period": "2039-Q4", "amount": "100.00", "currency": "CNY"})
+    rule = api.get("/lead-scoring-rules", params={"limit": 1}).json()["data"][0]
     path_ids = {
         "companies": company["id"],
         "contacts": contact["id"],
@@ -79,6 +85,10 @@ def _known_records(api) -> tuple[dict, dict]:
         "interactions": interaction["id"],
         "segments": segment["id"],
         "custom-fields": field["id"],
+        "orders": order["id"],
+        "tasks": task["id"],
+        "quotas": quota["id"],
+        "lead-scoring-rules": rule["id"],
     }
     fields = {
         "company_id": company["id"],
@@ -89,6 +99,7 @@ def _known_records(api) -> tuple[dict, dict]:
         "user_id": admin,
         "pipeline_id": "default",
         "stage_id": "proposal",
+        "deal_id": deal["id"],
         "shared_with": [admin],
         "member_ids": [admin],
         "manager_ids": [admin],
@@ -134,6 +145,8 @@ fuzzed = (
     .exclude(method="POST", path=["/auth/logout", "/auth/refresh"])
     .exclude(method="PATCH", path=["/users/{id}", "/custom-fields/{id}", "/pool/settings", "/pool/rules/{id}"])
     .exclude(method="POST", path=["/custom-fields", "/pool/rules", "/pool/reclaim-runs", "/contacts/assign"])
+    .exclude(method="PATCH", path=["/pipelines/{id}", "/sales-settings", "/lead-scoring-rules/{id}"])
+    .exclude(method="POST", path=["/lead-scoring-rules", "/grading-runs"])
     .exclude(method="DELETE")
 )
 

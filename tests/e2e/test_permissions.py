@@ -64,6 +64,14 @@ def org(api):
                 },
             )
             records[f"deal_{label}"] = ("deals", deal["id"])
+            order = api.create(
+                "/orders", {"contact_id": contact["id"], "amount": "80.00", "currency": "CNY", "owner_id": owner}
+            )
+            records[f"order_{label}"] = ("orders", order["id"])
+            task = api.create(
+                "/tasks", {"title": f"{TAG} task {label}", "contact_id": contact["id"], "assignee_id": owner}
+            )
+            records[f"task_{label}"] = ("tasks", task["id"])
     shared = owned("shared", uid["rep_c"], shared_with=[uid["rep_a"]])
     # A ticket for rep C's customer handled by the care team: the support agent sees it and that customer.
     ticket = api.create(
@@ -77,6 +85,7 @@ def org(api):
 
 
 EVERYTHING = {
+    *("order_a", "order_b", "order_c", "task_a", "task_b", "task_c"),
     "interaction_a",
     "interaction_b",
     "interaction_c",
@@ -101,6 +110,7 @@ EVERYTHING = {
 # What each role sees, from the visibility table of the API (rep C owns c and shared; care handles ticket_c).
 # The East manager and the East viewer both reach what East's reps (a, b) own, the pool, and rep B's ticket.
 EAST_TEAM_REACH = {
+    *("order_a", "order_b", "task_a", "task_b"),
     "interaction_a",
     "interaction_b",
     "interaction_pool",
@@ -118,6 +128,7 @@ VISIBLE = {
     "admin": EVERYTHING,
     "manager": EAST_TEAM_REACH,
     "rep_a": {
+        *("order_a", "task_a"),
         "company_a",
         "contact_a",
         "deal_a",
@@ -127,6 +138,7 @@ VISIBLE = {
         *("interaction_a", "interaction_pool", "interaction_shared"),
     },
     "rep_c": {
+        *("order_c", "task_c"),
         *("interaction_c", "interaction_pool", "interaction_shared"),
         "company_c",
         "contact_c",
@@ -145,7 +157,12 @@ VISIBLE = {
 # their timelines, not in the interaction list (interactions follow the customer's owner and shares).
 # Search follows the same table, except that support agents find their tickets only: the customers
 # linked to those tickets are reached through the ticket and the contact lists (services/search/README.md).
-SEARCH_VISIBLE = {**VISIBLE, "support": {"ticket_c"}}
+# Search does not index orders and tasks yet.
+UNSEARCHED = ("order_", "task_")
+SEARCH_VISIBLE = {
+    who: {name for name in names if not name.startswith(UNSEARCHED)}
+    for who, names in {**VISIBLE, "support": {"ticket_c"}}.items()
+}
 
 
 def _client(org, api, who):
@@ -166,7 +183,7 @@ def test_lists_hold_only_records_in_reach(org, api, who):
     client = _client(org, api, who)
     by_id = {record_id: name for name, (_, record_id) in org["records"].items()}
     seen = set()
-    for path in ("companies", "contacts", "interactions", "deals", "tickets"):
+    for path in ("companies", "contacts", "interactions", "deals", "orders", "tasks", "tickets"):
         cursor = None
         while True:
             params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
@@ -256,6 +273,41 @@ def test_interactions_and_custom_fields_follow_roles_and_reach(org, api):
         users["rep_a"].patch(f"/contacts/{contact_a}", {"custom_fields": {"matrix_score": "high"}}).status_code == 422
     )
     assert users["rep_a"].patch(f"/contacts/{contact_a}", {"custom_fields": {"matrix_score": 7}}).status_code == 200
+
+
+def test_sales_records_reports_and_settings_follow_roles_and_reach(org, api):
+    users, records, uid = org["users"], org["records"], org["uid"]
+    contact_a, contact_b = records["contact_a"][1], records["contact_b"][1]
+    order = {"contact_id": contact_a, "amount": "10.00", "currency": "CNY"}
+    assert users["viewer"].post("/orders", order).status_code == 403
+    assert users["support"].post("/orders", order).status_code == 403
+    assert users["rep_a"].post("/orders", {**order, "contact_id": contact_b}).status_code == 422
+    assert users["rep_a"].post("/orders", order).status_code == 201
+    assert users["rep_a"].patch(f"/orders/{records['order_b'][1]}", {"status": "paid"}).status_code == 404
+    assert users["viewer"].post("/tasks", {"title": "x", "contact_id": contact_a}).status_code == 403
+    assert users["rep_a"].post("/tasks", {"title": "x", "assignee_id": uid["rep_b"]}).status_code == 403
+    assert users["manager"].post("/tasks", {"title": "x", "assignee_id": uid["rep_b"]}).status_code == 201
+    assert users["rep_b"].patch(f"/tasks/{records['task_a'][1]}", {"done": True}).status_code == 404
+    stages = [
+        {"name": "Open", "probability": 50},
+        {"name": "Won", "probability": 100},
+        {"name": "Lost", "probability": 0},
+    ]
+    assert users["rep_a"].post("/pipelines", {"name": "matrix", "stages": stages}).status_code == 403
+    assert users["manager"].patch("/sales-settings", {"churn": {"recent_months": 2}}).status_code == 403
+    assert users["viewer"].get("/sales-settings").status_code == 200
+    quota = {"owner_id": uid["rep_a"], "period": "2031-Q1", "amount": "1000.00", "currency": "CNY"}
+    assert users["rep_a"].post("/quotas", quota).status_code == 403
+    assert users["manager"].post("/quotas", {**quota, "owner_id": uid["rep_c"]}).status_code == 403
+    assert users["manager"].post("/quotas", quota).status_code == 201
+    for report in ("forecast", "funnel", "leaderboard", "customer-value", "churn-risk"):
+        assert users["support"].get(f"/reports/{report}").status_code == 403, report
+        assert users["rep_a"].get(f"/reports/{report}").status_code == 200, report
+    board = users["rep_a"].get("/reports/leaderboard").json()
+    assert {row["owner_id"] for row in board["data"]} <= {uid["rep_a"]}
+    assert users["rep_a"].get(f"/contacts/{contact_b}/lead-score").status_code == 404
+    assert users["rep_a"].get(f"/contacts/{contact_a}/lead-score").status_code == 200
+    assert users["rep_a"].post("/grading-runs", {}).status_code == 403
 
 
 def test_mass_assignment_of_server_owned_fields_is_refused(org):
