@@ -66,15 +66,25 @@ LINE_ITEM = _closed(
     quantity=DECIMAL,
     unit_price=DECIMAL,
 )
+# Deals and orders alike: the amount is money (rounded to cents), the rounded sum of the line items when given.
+ITEMS_AMOUNT = {
+    **DECIMAL,
+    "description": "required without line_items; with them, their sum rounded to cents (an amount given too must "
+    "round to the same cents); stored rounded to cents; below 10^15, as is every quantity x unit_price",
+}
 DEAL_STATUS = {"enum": ["open", "won", "lost"]}
 DEAL_FIELDS = dict(
     title=_text(required=True),
-    amount={**DECIMAL, "description": "required without line items; with them, their sum (given: must equal it)"},
+    amount=ITEMS_AMOUNT,
     currency={"enum": list(CURRENCIES)},
     pipeline_id=ID,
     stage_id=ID,
     contact_id=_text(64, required=True),
-    company_id=ID,
+    company_id={
+        **ID,
+        "description": "default the contact's company; given, it must be one the caller sees (422) and, when the "
+        "contact belongs to a company, that one (422)",
+    },
     owner_id={**_text(64, nullable=False), "description": "every deal has an owner: the creator unless given"},
     shared_with=IDS,
     expected_close_date={"type": ["string", "null"], "format": "date"},
@@ -149,7 +159,10 @@ def _deal_paths() -> list:
             descriptions={
                 "patch": 'Move a deal (`stage_id`), win it (`{"status": "won"}`), lose it (`{"status": '
                 '"lost", "lost_reason": "..."}`: 422 without a reason) or reopen it (`{"status": '
-                '"open"}`). A stage at 100% wins, one at 0% loses. Deals are not deleted: lose them.',
+                '"open"}`). A stage at 100% wins, one at 0% loses. Deals are not deleted: lose them. A won '
+                "deal has an order (`deal-<deal id>`) that follows its amount, currency, line items, owner and "
+                "sharing while it stays won; reopened or lost, the deal cancels that order while it is pending or "
+                "confirmed (a paid, shipped, completed or refunded one stays).",
             },
         ),
     ]
@@ -196,8 +209,8 @@ ORDER_FIELDS = dict(
     contact_id={**ID, "description": "a contact_id, a company_id or both; the company defaults to the contact's"},
     company_id=ID,
     ordered_at={**NTS, "description": "default now; may lie in the past (history), at most a day ahead"},
-    lines={**_list(LINE_ITEM, 200), "description": "the amount is their sum (quantity x unit_price)"},
-    amount={**DECIMAL, "description": "required without lines; with them, their sum (given: must equal it)"},
+    line_items={**_list(LINE_ITEM, 200), "description": "the amount is their sum (quantity x unit_price)"},
+    amount=ITEMS_AMOUNT,
     currency={"enum": list(CURRENCIES)},
     status={"enum": list(ORDER_STATUSES), "default": "confirmed"},
     payment_method={"enum": [*PAYMENT_METHODS, None]},
@@ -240,7 +253,7 @@ def _order_paths() -> list:
         },
         body="OrderBatch",
         query=[
-            _query("dry_run", BOOL, "CSV bodies: check only (JSON bodies say it in the body)"),
+            _query("dry_run", BOOL, "check only; a JSON body may say it in the body instead (both given must agree)"),
             _query("encoding", S, "CSV bodies: the file's encoding when not UTF-8 (else guessed: UTF-8, GB18030)"),
         ],
         errors=(403,),
@@ -464,7 +477,8 @@ def _value_paths() -> list:
             {200: _json(_ref("GradingRun"))},
             errors=(403,),
             description="Admins only. The daily pass regrades the customers not graded today; this one all of them "
-            "at once (after a change of the settings, say). Changed grades and churn levels are announced.",
+            "(after a change of the settings, say): as many as fit in about 2 s now, the rest (remaining) at the "
+            "grading timer's next run (queued). Changed grades and churn levels are announced.",
         ),
         _operation(
             "get",
@@ -555,11 +569,13 @@ def _value_schemas() -> dict:
             next_cursor=NS,
         ),
         "GradingRun": _obj(
-            ["evaluated", "grades_changed", "churn_changed", "skipped"],
+            ["evaluated", "grades_changed", "churn_changed", "skipped", "remaining", "queued"],
             evaluated=INT,
             grades_changed=INT,
             churn_changed=INT,
             skipped={**INT, "description": "customers another instance regraded meanwhile"},
+            remaining={**INT, "description": "customers not regraded within this call: the grading timer does them"},
+            queued={"type": "boolean", "description": "true when remaining > 0"},
         ),
         "SalesSettings": _obj(
             [*SALES_SETTINGS_FIELDS, "version", "updated_at", "updated_by"],

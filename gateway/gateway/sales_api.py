@@ -17,8 +17,11 @@ from .identity.store import TEAMS
 BATCH_CSV_TYPES = ("text/csv", "application/csv")
 
 
-def _dry_run_param() -> bool:
-    raw = request.args.get("dry_run", "false").strip().lower()
+def _dry_run_param() -> bool | None:
+    """`?dry_run=`; None when not given."""
+    if "dry_run" not in request.args:
+        return None
+    raw = request.args.get("dry_run", "").strip().lower()
     if raw not in ("true", "false", "1", "0") or len(request.args.getlist("dry_run")) > 1:
         raise BadRequest("dry_run must be true or false, given once")
     return raw in ("true", "1")
@@ -39,9 +42,11 @@ def _csv_orders() -> list[dict]:
 
 @blueprint.post("/orders/batch")
 def import_orders():
-    """Orders in one all-or-nothing batch: JSON `{"orders": [...], "dry_run": false}` or a text/csv body."""
+    """Orders in one all-or-nothing batch: JSON `{"orders": [...], "dry_run": false}` or a text/csv body;
+    `?dry_run=true` works for both (with a JSON body saying it too, the two must agree)."""
+    query_dry_run = _dry_run_param()
     if request.mimetype in BATCH_CSV_TYPES:
-        rows, dry_run = _csv_orders(), _dry_run_param()
+        rows, dry_run = _csv_orders(), bool(query_dry_run)
     else:
         body = json_body()
         if not isinstance(body, dict):
@@ -51,12 +56,12 @@ def import_orders():
             unknown.append({"field": "dry_run", "message": "must be true or false"})
         if unknown:
             raise ValidationFailed(f"{len(unknown)} invalid field(s)", unknown)
-        rows, dry_run = body.get("orders"), body.get("dry_run", False)
+        if "dry_run" in body and query_dry_run is not None and body["dry_run"] != query_dry_run:
+            raise BadRequest("dry_run is given in the query and the body with different values")
+        rows = body.get("orders")
+        dry_run = body["dry_run"] if "dry_run" in body else bool(query_dry_run)
     result = call("sales", "import_orders", rows=rows, dry_run=dry_run)
     return jsonify(result), 200 if dry_run else 201
-
-
-# Tasks
 
 
 # Customer value and churn risk

@@ -65,6 +65,11 @@ def test_a_deal_moves_through_its_stages_to_won_with_line_items(rep, contact):
     order = rep.get(f"/orders/deal-{deal['id']}")
     assert order.status_code == 200, order.text
     assert (order.json()["status"], order.json()["amount"]) == ("confirmed", "15000.50")
+    assert order.json()["line_items"][0]["sku"] == "LIC-1"
+    fewer = _patch(rep, f"/deals/{deal['id']}", {"line_items": lines[1:]}, won["version"])
+    assert fewer.status_code == 200, fewer.text
+    # The won deal's order follows its line items and amount.
+    assert rep.get(f"/orders/deal-{deal['id']}").json()["amount"] == "3000.50"
     mismatch = rep.post(
         "/deals", {**{k: deal[k] for k in ("title", "currency", "contact_id")}, "amount": "1.00", "line_items": lines}
     )

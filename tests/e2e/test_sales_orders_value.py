@@ -45,6 +45,8 @@ def test_an_order_history_grades_the_contact_and_its_drop_is_a_churn_risk(api, r
     assert [e["field"] for e in bad.json()["errors"]] == [f"orders[{len(history)}].amount"]
     dry = rep.post("/orders/batch", {"orders": history, "dry_run": True})
     assert (dry.status_code, dry.json()["count"]) == (200, 24)
+    dry = rep.post("/orders/batch?dry_run=true", {"orders": history})  # the query says it for a JSON body too
+    assert (dry.status_code, dry.json()["ids"]) == (200, [])
     assert rep.get("/orders", params={"contact_id": customer["id"]}).json()["data"] == []
 
     done = rep.post("/orders/batch", {"orders": history})
@@ -72,7 +74,7 @@ def test_an_order_reaches_the_timeline_and_a_csv_batch_is_all_or_nothing(reps):
             "contact_id": customer["id"],
             "currency": "CNY",
             "payment_method": "wechat_pay",
-            "lines": [{"product": "Green tea", "quantity": "4", "unit_price": "25.50"}],
+            "line_items": [{"product": "Green tea", "quantity": "4", "unit_price": "25.50"}],
         },
     )
     assert (order["amount"], order["status"], order["owner_id"]) == ("102.00", "confirmed", rep.user["id"])

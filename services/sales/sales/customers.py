@@ -26,10 +26,12 @@ class CustomerHandlers:
         """The customer as sales last heard of it (deleted ones included), or None."""
         return source[CUSTOMERS].get(customer_key(subject_type, subject_id))
 
-    def _visible_customer(self, source, subject_type: str, subject_id: str) -> dict | None:
-        """The customer if the caller sees it, else None. The projection answers when it shows the
-        customer in reach; otherwise the contacts service does, as the caller (the projection may not
-        have heard of a new customer, or of a hand-over to the caller, yet)."""
+    def _visible_customer(self, source, subject_type: str, subject_id: str, remember: bool = True) -> dict | None:
+        """The one reach check of a customer: the customer if the caller may see it, else None. The
+        projection answers when it shows the customer in reach (a document with `source_version`);
+        otherwise the contacts service does, as the caller (the projection may not have heard of a new
+        customer, or of a hand-over to the caller, yet; a support agent sees a ticket's customer), and
+        its record is returned, and, with `remember`, kept in the projection."""
         customer = self._customer(source, subject_type, subject_id)
         if customer is not None:
             if customer.get("deleted"):
@@ -43,7 +45,7 @@ class CustomerHandlers:
                 record = self.contacts.get_company(subject_id)
         except NotFound:
             return None
-        if record.get("version"):
+        if remember and record.get("version"):
             # What contacts answered is at least as new as what the projection holds: keep it, so the
             # figures of a customer created a moment ago carry its owner before its event arrives.
             with self.store.transaction() as tx:
@@ -180,7 +182,8 @@ class CustomerHandlers:
     def _follow_merge(self, tx, event, subject_type: str) -> None:
         """Deals, orders and tasks of the merged customers now point at the survivor; each change
         is announced (deal_updated, order_updated, task_updated), so the timeline, the open-deal
-        counts and search follow. The figures of the survivor and of the merged ones are recomputed."""
+        counts and search follow. The survivor's figures are recomputed; the merged ones' are dropped
+        quietly (no churn or grade news about a customer that is gone)."""
         key = f"{subject_type}_id"
         merged_ids = event.payload.get("merged_ids") or []
         for old_id in merged_ids:
@@ -202,7 +205,10 @@ class CustomerHandlers:
                 self.emit(tx, events.TASK_UPDATED, {**stored, "changes": [key]})
             if subject_type == "contact":
                 self._rescore_contact(tx, {"id": old_id, "deleted": True})
-        self._refresh_customer_value(tx, [(subject_type, i) for i in (*merged_ids, survivor)])
+        for old_id in merged_ids:
+            if old_id != survivor:
+                self._drop_customer_value(tx, subject_type, old_id)
+        self._refresh_customer_value(tx, [(subject_type, survivor)])
 
     @handle_event("contacts", "contact_merged")
     def on_contact_merged(self, tx, event) -> None:

@@ -14,6 +14,7 @@ from crm_common.listing import parse_list_query
 from crm_common.schema import validate
 
 from . import domain, events, rollups, schemas
+from .orders import DEAL_ORDER_FIELDS
 from .store import DEAL_ROLLUPS, DEALS, PIPELINES
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ ROTTING_POLL_SECONDS = float_setting("ROTTING_POLL_SECONDS", 60.0)
 ROTTING_BATCH = 200
 # Deals read per page, and buckets written per insert, when the rollups are rebuilt.
 REBUILD_BATCH = 1000
+# A rebuild catches up with the deals written from this long before it began (a write under way as
+# it begins may carry an earlier updated_at); those it read at their current version cost nothing.
+REBUILD_MARGIN_SECONDS = 60
 
 
 class DealsRpc:
@@ -99,19 +103,22 @@ class DealsRpc:
                     raise Conflict(refused)
             stored = tx[PIPELINES].replace(updated, current["version"])
             if "stages" in changed:
-                self._follow_rotting_days(tx, current, stored, now)
+                self._follow_rotting_days(tx, current, stored)
         return stored
 
-    def _follow_rotting_days(self, tx, before: dict, after: dict, now: str) -> None:
+    def _follow_rotting_days(self, tx, before: dict, after: dict) -> None:
+        """The open deals of a stage whose rotting days changed get their new rotting time (each a
+        deal_updated with changes ["rotting_at"]); a deal flagged in this stage entry stays flagged."""
         for stage in after["stages"]:
             old = domain.stage_of(before, stage["id"])
             if old is None or old.get("rotting_days") == stage.get("rotting_days"):
                 continue
             flt = {"pipeline_id": after["id"], "stage_id": stage["id"], "status": domain.OPEN}
             for deal in list(tx[DEALS].iterate(flt, [("id", 1)])):
-                moved = domain.with_new_rotting_days(deal, after, now)
-                if (moved["rotting_at"], moved["rotting"]) != (deal.get("rotting_at"), deal.get("rotting")):
-                    tx[DEALS].replace(moved, deal["version"])
+                moved = domain.with_new_rotting_days(deal, after)
+                if moved["rotting_at"] != deal.get("rotting_at"):
+                    stored = tx[DEALS].replace(moved, deal["version"])
+                    self._announce_deal(tx, stored, after, ["rotting_at"])
 
     @rpc
     def delete_pipeline(self, pipeline_id: str, expected_version: int | None = None) -> None:
@@ -150,6 +157,19 @@ class DealsRpc:
         stage = domain.stage_name(pipeline, deal["stage_id"])
         self.emit(tx, events.DEAL_UPDATED, {**deal, "changes": changed, "stage_name": stage})
 
+    def _deal_company(self, company_id: str | None, contact: dict) -> str | None:
+        """The deal's company: the contact's when none is given. A company given must be visible to
+        the caller (else the same 422 as a missing one) and, when the contact belongs to a company,
+        be that one: a deal is with a person at their company."""
+        if not company_id:
+            return contact.get("company_id")
+        if contact.get("company_id") and contact["company_id"] != company_id:
+            message = "must be the contact's company (or left out)"
+            raise ValidationFailed(f"company_id {message}", [{"field": "company_id", "message": message}])
+        if self._visible_customer(self.store, "company", company_id) is None:
+            raise ValidationFailed("unknown company", [{"field": "company_id", "message": "no such company"}])
+        return company_id
+
     @rpc
     def create_deal(self, data: dict) -> dict:
         require_role(self.caller, CUSTOMER_WRITERS, "create deals")
@@ -162,7 +182,7 @@ class DealsRpc:
             contact = self.contacts.get_contact(fields["contact_id"])
         except NotFound:
             raise ValidationFailed("unknown contact", [{"field": "contact_id", "message": "no such contact"}]) from None
-        fields.setdefault("company_id", contact.get("company_id"))
+        fields["company_id"] = self._deal_company(fields.get("company_id"), contact)
         with self.store.transaction() as tx:
             # Read again inside the transaction: its stages are those no concurrent change removed.
             pipeline = self._pipeline(fields.get("pipeline_id") or domain.DEFAULT_PIPELINE_ID, tx)
@@ -194,7 +214,8 @@ class DealsRpc:
     def update_deal(self, deal_id: str, data: dict, expected_version: int | None = None) -> dict:
         """Change a deal: fields, stage, won (`status` won), lost (`status` lost with `lost_reason`),
         reopened (`status` open); every change is a deal_updated, moves the rollups and, when the
-        status changes, the deal's order (orders.py)."""
+        status changes or a won deal's amount, currency, line items, owner or sharing do, its order
+        (orders.py)."""
         require_role(self.caller, CUSTOMER_WRITERS, "change deals")
         changes = validate(data, schemas.DEAL_UPDATE_FIELDS, partial=True, server_owned=schemas.SERVER_OWNED)
         with self.store.transaction() as tx:
@@ -210,7 +231,9 @@ class DealsRpc:
                 return current
             stored = tx[DEALS].replace(updated, current["version"])
             self._move_rollups(tx, current, stored, pipeline)
-            if stored["status"] != current["status"]:
+            if stored["status"] != current["status"] or (
+                stored["status"] == domain.WON and set(changed) & set(DEAL_ORDER_FIELDS)
+            ):
                 self._sync_deal_order(tx, stored, current["status"])
             self._announce_deal(tx, stored, pipeline, changed)
         return stored
@@ -248,12 +271,14 @@ class DealsRpc:
                 stored = tx[DEALS].replace({**deal, "rotting": True}, deal["version"])
                 pipeline = self._pipeline(stored["pipeline_id"], tx)
                 stage = domain.stage_of(pipeline, stored["stage_id"]) if pipeline else None
+                stage_name = stage["name"] if stage else stored["stage_id"]
+                self.emit(tx, events.DEAL_UPDATED, {**stored, "changes": ["rotting"], "stage_name": stage_name})
                 self.emit(
                     tx,
                     events.DEAL_ROTTING,
                     {
                         **stored,
-                        "stage_name": stage["name"] if stage else stored["stage_id"],
+                        "stage_name": stage_name,
                         "rotting_days": stage.get("rotting_days") if stage else None,
                     },
                 )
@@ -266,22 +291,47 @@ class DealsRpc:
     @rpc
     def rebuild_deal_rollups(self) -> dict:
         """Recompute every rollup bucket from the deals (admins and the platform: after an upgrade,
-        or a bench seeding deals straight into the store). One transaction: the reports never see
-        half of it. Returns {deals, buckets}."""
+        or a bench seeding deals straight into the store). Returns {deals, buckets}.
+
+        The deals are read in pages outside any transaction (writers go on meanwhile); then one
+        short transaction swaps the buckets and catches up with the deals written since the rebuild
+        began (updated_at from REBUILD_MARGIN before it): each one read at another version than its
+        current one has what was counted for it taken out and its current version put in. The
+        reports never see half of it. A closed deal without closed_at (closed before it was kept)
+        has it filled once from its stage history."""
         require_role(self.caller, (ADMIN,), "rebuild the deal rollups")
+        started = domain.plus_seconds(utc_now(), -REBUILD_MARGIN_SECONDS)
+        pipelines = {p["id"]: p for p in self.store[PIPELINES].iterate(None, [("id", 1)])}
+        buckets: dict[str, dict] = {}
+        counted: dict[str, tuple[int, list[dict]]] = {}  # deal id -> the version read, its contributions
+        for deal in self.store[DEALS].iterate(None, [("id", 1)], batch=REBUILD_BATCH):
+            if deal.get("status", domain.OPEN) != domain.OPEN and not deal.get("closed_at"):
+                deal = self._fill_closed_at(deal)
+            mine = rollups.contributions(deal, pipelines.get(deal["pipeline_id"]))
+            rollups.add_to(buckets, mine)
+            counted[deal["id"]] = (deal["version"], [rollups.compact(c) for c in mine])
         with self.store.transaction() as tx:
-            pipelines = {p["id"]: p for p in tx[PIPELINES].iterate(None, [("id", 1)])}
-            counted = 0
-
-            def deals_with_pipelines():
-                nonlocal counted
-                for deal in tx[DEALS].iterate(None, [("id", 1)], batch=REBUILD_BATCH):
-                    counted += 1
-                    yield deal, pipelines.get(deal["pipeline_id"])
-
-            buckets = list(rollups.totals(deals_with_pipelines()).values())
+            for deal in list(tx[DEALS].iterate({"updated_at": {"$gte": started}}, [("id", 1)])):
+                version, mine = counted.get(deal["id"], (None, []))
+                if version == deal["version"]:
+                    continue
+                rollups.add_to(buckets, [rollups.negated(c) for c in mine])
+                rollups.add_to(buckets, rollups.contributions(deal, pipelines.get(deal["pipeline_id"])))
+                counted[deal["id"]] = (deal["version"], [])
             for old in list(tx[DEAL_ROLLUPS].iterate(None, [("id", 1)], batch=REBUILD_BATCH)):
                 tx[DEAL_ROLLUPS].delete(old["id"])
-            for start in range(0, len(buckets), REBUILD_BATCH):
-                tx[DEAL_ROLLUPS].insert_many(buckets[start : start + REBUILD_BATCH])
-        return {"deals": counted, "buckets": len(buckets)}
+            stored = [bucket for bucket in buckets.values() if bucket is not None]
+            for start in range(0, len(stored), REBUILD_BATCH):
+                tx[DEAL_ROLLUPS].insert_many(stored[start : start + REBUILD_BATCH])
+        return {"deals": len(counted), "buckets": len(stored)}
+
+    def _fill_closed_at(self, deal: dict) -> dict:
+        """Store a closed deal's closed_at from its stage history (once; no event, updated_at kept)."""
+        try:
+            with self.store.transaction() as tx:
+                current = tx[DEALS].get(deal["id"])
+                if current is None or current.get("closed_at") or current.get("status") == domain.OPEN:
+                    return current or deal
+                return tx[DEALS].replace({**current, "closed_at": domain.closed_at(current)}, current["version"])
+        except (Conflict, PreconditionFailed):  # written meanwhile: the catch-up counts it
+            return deal

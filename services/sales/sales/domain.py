@@ -2,7 +2,6 @@
 
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from crm_common.access import Reach, may_assign_owner, may_change_owner, owner_filter
 from crm_common.caller import Caller
@@ -16,7 +15,7 @@ WON, LOST, OPEN = "won", "lost", "open"
 # How a stage counts in the forecast; unset, it follows the stage's probability (see forecast_category).
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "closed", "omitted")
 MAX_ROTTING_DAYS = 3650
-MAX_STAGES = 30
+MAX_STAGES = 30  # stages of a pipeline
 STAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # The fields whose change a deal_updated names in `changes` (the bookkeeping ones stay out).
 TRACKED_FIELDS = (
@@ -205,6 +204,12 @@ def plus_days(moment: str, days: int) -> str:
     return shifted.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def plus_seconds(moment: str, seconds: float) -> str:
+    """A store timestamp `seconds` later (earlier when negative), in the same form."""
+    shifted = datetime.fromisoformat(moment.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return shifted.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def rotting_at(pipeline: dict, stage_id: str, entered_at: str, status: str) -> str | None:
     """When an open deal starts rotting in its stage: entered + the stage's rotting days; never when
     the stage has none or the deal is closed."""
@@ -217,30 +222,6 @@ def is_rotting(deal: dict, now: str) -> bool:
     """An open deal past its rotting time and not yet flagged (the flag is raised once per stage entry)."""
     due = deal.get("rotting_at")
     return deal.get("status") == OPEN and not deal.get("rotting") and due is not None and due <= now
-
-
-def line_items_total(line_items: list[dict]) -> Decimal:
-    return sum((Decimal(i["quantity"]) * Decimal(i["unit_price"]) for i in line_items), money.ZERO)
-
-
-def _amount(line_items: list[dict] | None, given: str | None, current: str | None) -> str:
-    """The deal's amount: the sum of its line items when it has some (a given amount must equal
-    it), otherwise the amount given or kept."""
-    if not line_items:
-        if given is None and current is None:
-            raise _invalid("amount", "is required when the deal has no line items")
-        return given if given is not None else current
-    total = money.text(line_items_total(line_items))
-    if given is not None and Decimal(given) != Decimal(total):
-        raise _invalid("amount", f"must equal the sum of the line items ({total}) or be left out")
-    return total
-
-
-def _line_items(items: list[dict]) -> list[dict]:
-    return [
-        {"product": i["product"], "sku": i.get("sku"), "quantity": i["quantity"], "unit_price": i["unit_price"]}
-        for i in items
-    ]
 
 
 def _target_stage(deal: dict | None, changes: dict, pipeline: dict) -> str:
@@ -282,11 +263,15 @@ def _settle(deal: dict | None, merged: dict, changes: dict, pipeline: dict, now:
         "stage_id": stage_id,
         "status": status,
         "lost_reason": merged.get("lost_reason") if status == LOST else None,
-        "line_items": _line_items(merged.get("line_items") or []),
+        "line_items": money.line_items(merged.get("line_items")),
     }
-    settled["amount"] = _amount(settled["line_items"], changes.get("amount"), deal["amount"] if deal else None)
+    settled["amount"] = money.settled_amount(
+        settled["line_items"], changes.get("amount"), deal["amount"] if deal else None
+    )
     if status != previous_status:
         settled["closed_at"] = now if status != OPEN else None
+    elif status != OPEN and not settled.get("closed_at"):
+        settled["closed_at"] = closed_at(settled)  # closed before closed_at was kept
     if deal is None or stage_id != deal["stage_id"]:
         history = (deal or {}).get("stage_history", [])
         settled["stage_history"] = [*history, {"stage_id": stage_id, "at": now}]
@@ -312,10 +297,18 @@ def entered_at(deal: dict) -> str:
     return history[-1]["at"] if history else deal["created_at"]
 
 
+def closed_at(deal: dict) -> str | None:
+    """When a closed deal closed: `closed_at`, or for a deal closed before that was kept, when it
+    entered its closed stage (its stage history); None for an open deal."""
+    if deal.get("status", OPEN) == OPEN:
+        return None
+    return deal.get("closed_at") or entered_at(deal)
+
+
 def new_deal(fields: dict, pipeline: dict, actor: str, now: str) -> dict:
     fields = {**fields}
     if "line_items" in fields:
-        fields["line_items"] = _line_items(fields["line_items"])
+        fields["line_items"] = money.line_items(fields["line_items"])
     merged = {
         "id": new_id(),
         "company_id": None,
@@ -354,11 +347,11 @@ def _tracked(deal: dict, name: str):
     return value or [] if name == "line_items" else value
 
 
-def with_new_rotting_days(deal: dict, pipeline: dict, now: str) -> dict:
-    """A deal after its stage's rotting days changed: its rotting time follows them, and it stops
-    rotting when no longer past that time."""
+def with_new_rotting_days(deal: dict, pipeline: dict) -> dict:
+    """A deal after its stage's rotting days changed: its rotting time follows them. The flag stays
+    as it is: a deal is flagged once per stage entry (its next stage entry lowers it)."""
     due = rotting_at(pipeline, deal["stage_id"], entered_at(deal), deal["status"])
-    return {**deal, "rotting_at": due, "rotting": bool(deal.get("rotting")) and due is not None and due <= now}
+    return {**deal, "rotting_at": due, "rotting": bool(deal.get("rotting"))}
 
 
 # who sees and changes a deal: its owner's reach and whom it is shared with; deals have no pool

@@ -1,6 +1,7 @@
 """Customer value and churn risk: RFM grades, the Pareto view and churn alerts (a mixin of SalesService)."""
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -8,22 +9,41 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from crm_common.access import ADMIN, MANAGER, SALES_REP, VIEWER, and_filters, owner_filter, reach_of, require_role
-from crm_common.config import int_setting
+from crm_common.config import float_setting, int_setting
 from crm_common.errors import BadRequest, Conflict, PreconditionFailed
 from crm_common.listing import parse_limit
 
 from . import events, valuation
 from .customers import customer_key
-from .store import CUSTOMER_STATS, CUSTOMERS, ORDERS
+from .store import CUSTOMER_STATS, CUSTOMERS, GRADING_STATE, ORDERS, RETURN_VISITS
 
 log = logging.getLogger(__name__)
 
 GRADING_INTERVAL_SECONDS = int_setting("GRADING_INTERVAL_SECONDS", 3600)
 # Customers regraded per transaction batch of a grading pass (each customer is its own transaction).
 GRADING_BATCH = 200
+# POST /grading-runs regrades for at most this long; the grading timer does the rest.
+RUN_GRADING_SECONDS = float_setting("RUN_GRADING_SECONDS", 2.0)
+GRADING_STATE_ID = "grading"
+# A client's order write regrades its customer; it merges over a concurrent regrade this many times.
+REGRADE_ATTEMPTS = 3
 REPORT_READERS = (ADMIN, MANAGER, SALES_REP, VIEWER)
 SUBJECT_TYPES = ("contact", "company")
 CHURN_LEVELS = ("medium", "high")
+REPORT_PARAMETERS = ("subject_type", "owner_id", "limit", "cursor")
+VALUE_REPORT_PARAMETERS = (*REPORT_PARAMETERS, "value_grade", "pareto_rows")
+CHURN_REPORT_PARAMETERS = (*REPORT_PARAMETERS, "churn_risk")
+
+
+def _known_parameters(query, allowed: tuple[str, ...]) -> dict:
+    """The report's query, refusing unknown parameters (400), as the deal reports do."""
+    query = query or {}
+    if not isinstance(query, dict):
+        raise BadRequest("a report query must be an object")
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise BadRequest(f"unknown report parameter {unknown[0]!r}; use {', '.join(allowed)}")
+    return query
 
 
 def _choice(query: dict, name: str, allowed: tuple, default=None):
@@ -57,30 +77,62 @@ class GradingRpc:
     """Keeping `customer_stats` current (on every order write, and daily as time passes), and the reports on it."""
 
     def _clock(self) -> datetime:
-        """The time grades and churn are judged at (tests set their own)."""
+        """The service's one clock: grades, churn, lead scores and tasks are judged at it (tests set their own)."""
         return datetime.now(UTC)
+
+    def _now(self) -> str:
+        """`_clock` as stored (`valuation.iso`, the shape of `crm_common.ids.utc_now`)."""
+        return valuation.iso(self._clock())
 
     def _refresh_customer_value(self, tx, subjects: list[tuple[str, str]]) -> None:
         """Recompute the figures of these customers after their orders changed (in the same transaction)."""
         now = self._clock()
         settings = self._settings(tx)
         for subject_type, subject_id in subjects:
-            self._regrade(tx, subject_type, subject_id, now, settings)
+            self._regrade(tx, subject_type, subject_id, now, settings, attempts=REGRADE_ATTEMPTS)
 
-    def _regrade(self, tx, subject_type: str, subject_id: str, now: datetime, settings: dict) -> tuple[dict, dict]:
-        """The customer's figures before and after: recomputed from its orders at `now` and stored with a
-        version check (a concurrent grading of the same customer fails this one). Announces a new grade
-        (customer_graded) and a new churn level (churn_risk_changed); a new grade or owner re-plans the
-        customer's return visits. (None, None) for a customer without orders nor figures."""
+    def _drop_customer_value(self, tx, subject_type: str, subject_id: str) -> None:
+        """A customer merged into another: its figures and return visits go, unannounced (its orders now
+        count for the survivor, which is regraded; no grade nor churn change is told about a customer
+        that no longer exists)."""
         key = customer_key(subject_type, subject_id)
-        before = tx[CUSTOMER_STATS].get(key)
+        tx[CUSTOMER_STATS].delete(key)
+        tx[RETURN_VISITS].delete(key)
+
+    def _regrade(
+        self, tx, subject_type: str, subject_id: str, now: datetime, settings: dict, attempts: int = 1
+    ) -> tuple[dict, dict]:
+        """The customer's figures before and after: recomputed from its orders at `now` and stored with a
+        version check. The grading pass (`attempts` 1) gives way to a concurrent grading of the same
+        customer (PreconditionFailed); a client's order write (`attempts` > 1) re-reads the figures and
+        writes over them, as what it computed from the orders in its transaction is the newer truth.
+        Announces a new grade (customer_graded) and a new churn level (churn_risk_changed); a new grade or
+        owner re-plans the customer's return visits. (None, None) for a customer without orders nor figures."""
+        key = customer_key(subject_type, subject_id)
         orders = list(tx[ORDERS].iterate({f"{subject_type}_id": subject_id}, [("ordered_at", 1)]))
-        if not orders and before is None:
-            return None, None
+        for attempt in range(1, attempts + 1):
+            before = tx[CUSTOMER_STATS].get(key)
+            if not orders and before is None:
+                return None, None
+            stats = self._graded(tx, key, subject_type, subject_id, orders, before, now, settings)
+            try:
+                if before is None:
+                    after = tx[CUSTOMER_STATS].insert(stats)
+                else:
+                    after = tx[CUSTOMER_STATS].replace(stats, before["version"])
+            except (Conflict, PreconditionFailed):
+                if attempt < attempts:
+                    continue  # graded meanwhile: merge over the new figures
+                raise PreconditionFailed(f"{key} was graded meanwhile") from None
+            self._announce_value(tx, before or {}, after)
+            return before, after
+        raise AssertionError("unreachable")
+
+    def _graded(self, tx, key, subject_type, subject_id, orders, before, now, settings) -> dict:
         figures = valuation.customer_figures(orders, settings, now)
         churn = valuation.churn_risk(figures["monthly"], figures["first_order_at"], now, settings["churn"])
         customer = tx[CUSTOMERS].get(key) or before or {}
-        stats = {
+        return {
             "id": key,
             "subject_type": subject_type,
             "subject_id": subject_id,
@@ -94,15 +146,6 @@ class GradingRpc:
             "churn_evidence": churn["evidence"],
             "graded_at": valuation.iso(now),
         }
-        if before is None:
-            try:
-                after = tx[CUSTOMER_STATS].insert(stats)
-            except Conflict:
-                raise PreconditionFailed(f"{key} was graded meanwhile") from None
-        else:
-            after = tx[CUSTOMER_STATS].replace(stats, before["version"])
-        self._announce_value(tx, before or {}, after)
-        return before, after
 
     def _announce_value(self, tx, before: dict, after: dict) -> None:
         if before.get("value_grade") != after["value_grade"]:
@@ -148,25 +191,50 @@ class GradingRpc:
 
     @rpc
     def run_grading(self) -> dict:
-        """Regrade every customer now (admin): after a settings change, or to see today's figures at once."""
+        """Regrade every customer (admin): after a settings change, or to see today's figures at once. As many
+        as fit in RUN_GRADING_SECONDS (about 2 s) now; the rest (`remaining`, `queued` true) at the next run
+        of the grading timer, which regrades every customer graded before the last such request."""
         require_role(self.caller, (ADMIN,), "run the customer grading")
-        return self._grading_pass(self._clock(), stale_only=False)
+        now = self._clock()
+        self._request_grading(valuation.iso(now))
+        return self._grading_pass(now, stale_only=False, deadline=time.monotonic() + RUN_GRADING_SECONDS)
 
-    def _grading_pass(self, now: datetime, stale_only: bool) -> dict:
-        """Regrade the customers (with `stale_only`, those not graded since today began), each in its own
-        transaction. Several instances may run it at once: a customer another one regraded meanwhile fails
-        the version check (or, stale_only, is no longer stale) and is skipped, so each change is announced once."""
-        counts = {"evaluated": 0, "grades_changed": 0, "churn_changed": 0, "skipped": 0}
+    def _request_grading(self, at: str) -> None:
+        with self.store.transaction() as tx:
+            state = tx[GRADING_STATE].get(GRADING_STATE_ID)
+            if state is None:
+                tx[GRADING_STATE].insert({"id": GRADING_STATE_ID, "requested_at": at})
+            elif (state.get("requested_at") or "") < at:
+                tx[GRADING_STATE].replace({**state, "requested_at": at}, state["version"])
+
+    def _grading_cutoff(self, now: datetime, stale_only: bool) -> str:
+        """Customers graded before this are regraded: now for a request; for the timer, the start of today
+        or the last request (POST /grading-runs leaves what it did not finish to the timer), the later."""
+        if not stale_only:
+            return valuation.iso(now)
         day_start = valuation.iso(now.replace(hour=0, minute=0, second=0, microsecond=0))
-        flt = {"graded_at": {"$lt": day_start}} if stale_only else {"graded_at": {"$lt": valuation.iso(now)}}
+        requested = (self.store[GRADING_STATE].get(GRADING_STATE_ID) or {}).get("requested_at") or ""
+        return max(day_start, min(requested, valuation.iso(now)))
+
+    def _grading_pass(self, now: datetime, stale_only: bool, deadline: float | None = None) -> dict:
+        """Regrade the customers (with `stale_only`, those not graded since today began or since the last
+        request), each in its own transaction, until `deadline` (time.monotonic) if given. Several instances
+        may run it at once: a customer another one regraded meanwhile fails the version check (or, stale_only,
+        is no longer stale) and is skipped, so each change is announced once. The counts, with `remaining`
+        (still to regrade) and `queued` (the timer will) when a deadline stopped it."""
+        counts = {"evaluated": 0, "grades_changed": 0, "churn_changed": 0, "skipped": 0}
+        flt = {"graded_at": {"$lt": self._grading_cutoff(now, stale_only)}}
         settings = self._settings()
         seen: set[str] = set()
         while True:
             batch = self.store[CUSTOMER_STATS].find(flt, [("graded_at", 1)], GRADING_BATCH).items
             batch = [s for s in batch if s["id"] not in seen]
             if not batch:
-                return counts
+                return {**counts, "remaining": 0, "queued": False} if deadline is not None else counts
             for candidate in batch:
+                if deadline is not None and time.monotonic() >= deadline:
+                    remaining = self.store[CUSTOMER_STATS].count(flt)
+                    return {**counts, "remaining": remaining, "queued": remaining > 0}
                 seen.add(candidate["id"])
                 try:
                     with self.store.transaction() as tx:
@@ -199,6 +267,7 @@ class GradingRpc:
         and of reps, within the caller's reach. Query: `subject_type` (contact | company, default contact),
         `owner_id`, `value_grade` (rows only), `limit`, `cursor`, `pareto_rows` (rows listed per Pareto view)."""
         require_role(self.caller, REPORT_READERS, "read sales reports")
+        query = _known_parameters(query, VALUE_REPORT_PARAMETERS)
         settings = self._settings()
         base = self._stats_filter(query)
         grade = _choice(query, "value_grade", valuation.GRADES)
@@ -245,6 +314,7 @@ class GradingRpc:
         """The customers at risk in the caller's reach, largest value first, with the evidence. Query:
         `churn_risk` (medium | high; default both), `subject_type` (default contact), `owner_id`, `limit`, `cursor`."""
         require_role(self.caller, REPORT_READERS, "read sales reports")
+        query = _known_parameters(query, CHURN_REPORT_PARAMETERS)
         level = _choice(query, "churn_risk", CHURN_LEVELS)
         flt = and_filters(self._stats_filter(query), {"churn_risk": {"$in": [level] if level else list(CHURN_LEVELS)}})
         page = self.store[CUSTOMER_STATS].find(

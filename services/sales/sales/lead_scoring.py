@@ -7,6 +7,9 @@ from typing import Any
 
 from crm_common.schema import Field
 
+from .valuation import iso
+from .valuation import parse_time as moment
+
 CATEGORIES = ("profile", "engagement")
 PROFILE_OPS = ("eq", "ne", "in", "contains", "exists")
 # The contact fields a profile rule may test (besides `custom_fields.<key>`).
@@ -176,14 +179,6 @@ def rule_problems(rule: dict) -> list[dict]:
 
 
 # evaluation
-
-
-def moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _present(value: Any) -> bool:

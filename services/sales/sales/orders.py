@@ -1,7 +1,6 @@
 """Orders: purchase history through the API, batches and won deals (a mixin of SalesService)."""
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from nameko.rpc import rpc
 
@@ -19,36 +18,21 @@ from crm_common.ids import new_id
 from crm_common.listing import parse_list_query
 from crm_common.schema import validate
 
-from . import events, schemas
-from .money import text
+from . import events, money, schemas
 from .store import ORDERS
 from .valuation import iso, parse_time
 
 MAX_BATCH_ROWS = 1000
+# A won deal's order follows these fields of the deal while it stays won.
+DEAL_ORDER_FIELDS = ("amount", "currency", "line_items", "owner_id", "shared_with")
+# The states of a won deal's order that its deal, reopened or lost, cancels; later ones stay.
+CANCELLABLE = ("pending", "confirmed")
 # An order may be dated up to a day ahead (time zones, a shop's clock); history imports date them in the past.
 MAX_AHEAD = timedelta(days=1)
 
 
 def _problem(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, [{"field": field, "message": message}])
-
-
-def line_total(lines: list[dict]) -> Decimal:
-    return sum((Decimal(line["quantity"]) * Decimal(line["unit_price"]) for line in lines), Decimal(0))
-
-
-def settled_amount(order: dict, amount_given: bool) -> str:
-    """The order's amount: the sum of its lines when it has lines (an amount sent as well must equal
-    it), else the amount sent, which is then required."""
-    lines = order.get("lines") or []
-    if not lines:
-        if not order.get("amount"):
-            raise _problem("amount", "is required when the order has no lines")
-        return text(Decimal(order["amount"]))
-    total = text(line_total(lines))
-    if amount_given and text(Decimal(order["amount"])) != total:
-        raise _problem("amount", f"must equal the sum of the lines ({total}) or be left out")
-    return total
 
 
 def order_time(value: str | None, now: datetime) -> str:
@@ -110,7 +94,7 @@ class OrdersRpc:
             "contact_id": None,
             "company_id": None,
             "deal_id": None,
-            "lines": [],
+            "line_items": [],
             "status": "confirmed",
             "payment_method": None,
             "reference": None,
@@ -123,7 +107,8 @@ class OrdersRpc:
             "updated_at": iso(now),
         }
         order["ordered_at"] = order_time(fields.get("ordered_at"), now)
-        order["amount"] = settled_amount(order, "amount" in fields)
+        order["line_items"] = money.line_items(order["line_items"])
+        order["amount"] = money.settled_amount(order["line_items"], fields.get("amount"))
         return order
 
     @rpc
@@ -197,8 +182,12 @@ class OrdersRpc:
             if "ordered_at" in changes:
                 changes["ordered_at"] = order_time(changes["ordered_at"], now)
             updated = {**current, **changes}
-            if "lines" in changes or "amount" in changes:
-                updated["amount"] = settled_amount(updated, "amount" in changes)
+            if "line_items" in changes:
+                updated["line_items"] = money.line_items(changes["line_items"])
+            if "line_items" in changes or "amount" in changes:
+                updated["amount"] = money.settled_amount(
+                    updated.get("line_items"), changes.get("amount"), current["amount"]
+                )
             changed = [name for name in updated if updated[name] != current.get(name)]
             if not changed:
                 return current
@@ -210,30 +199,31 @@ class OrdersRpc:
     # the order of a won deal
 
     def _sync_deal_order(self, tx, deal: dict, previous_status: str | None) -> None:
-        """Called in the deal's transaction when its status changes: a won deal has a confirmed order
-        (id `deal-<deal id>`, dated at the win); a deal reopened or lost after it was won cancels that
-        order. Calling it again for the same status changes nothing."""
+        """Called in the deal's transaction when its status changes, or one of DEAL_ORDER_FIELDS of a
+        won deal: a won deal has an order (id `deal-<deal id>`, confirmed and dated at the win) that
+        follows the deal's amount, currency, line items, owner and sharing while the deal stays won.
+        A deal reopened or lost after it was won cancels that order while it is still `pending` or
+        `confirmed`; one already paid, shipped, completed or refunded stays (money moved: a person
+        sorts it out). Calling it again for the same deal changes nothing."""
         order_id = f"deal-{deal['id']}"
         current = tx[ORDERS].get(order_id)
         now = self._clock()
         if deal["status"] == "won":
-            if current is not None and current["status"] != "cancelled":
-                return
-            won_at = deal.get("closed_at") or iso(now)
-            fields = {
-                "contact_id": deal.get("contact_id"),
-                "company_id": deal.get("company_id"),
-                "lines": [{k: line.get(k) for k in schemas.ORDER_LINE_FIELDS} for line in deal.get("line_items") or []],
+            followed = {
+                "line_items": money.line_items(deal.get("line_items")),
                 "amount": deal["amount"],
                 "currency": deal["currency"],
                 "owner_id": deal["owner_id"],
                 "shared_with": list(deal.get("shared_with") or []),
-                "ordered_at": iso(parse_time(won_at)),
-                "status": "confirmed",
             }
             if current is None:
+                won_at = deal.get("closed_at") or iso(now)
                 order = {
-                    **fields,
+                    "contact_id": deal.get("contact_id"),
+                    "company_id": deal.get("company_id"),
+                    **followed,
+                    "ordered_at": iso(parse_time(won_at)),
+                    "status": "confirmed",
                     "id": order_id,
                     "deal_id": deal["id"],
                     "payment_method": None,
@@ -246,12 +236,19 @@ class OrdersRpc:
                 order.update(self._surviving_customers(tx, order))
                 stored = tx[ORDERS].insert(order)
                 self.emit(tx, events.ORDER_CREATED, stored)
-            else:  # won again after a reopening: the cancelled order stands again, as the deal now is
-                changed = [name for name, value in fields.items() if current.get(name) != value]
-                stored = tx[ORDERS].replace({**current, **fields, "updated_at": iso(now)}, current["version"])
-                self.emit(tx, events.ORDER_UPDATED, {**stored, "changes": changed})
+                self._refresh_customer_value(tx, subjects_of(stored))
+                return
+            fields = dict(followed)
+            if current["status"] == "cancelled":  # won again after a reopening: the order stands again
+                won_at = deal.get("closed_at") or iso(now)
+                fields.update(status="confirmed", ordered_at=iso(parse_time(won_at)))
+            changed = [name for name, value in fields.items() if current.get(name) != value]
+            if not changed:
+                return
+            stored = tx[ORDERS].replace({**current, **fields, "updated_at": iso(now)}, current["version"])
+            self.emit(tx, events.ORDER_UPDATED, {**stored, "changes": changed})
             self._refresh_customer_value(tx, subjects_of(current, stored))
-        elif previous_status == "won" and current is not None and current["status"] != "cancelled":
+        elif previous_status == "won" and current is not None and current["status"] in CANCELLABLE:
             stored = tx[ORDERS].replace({**current, "status": "cancelled", "updated_at": iso(now)}, current["version"])
             self.emit(tx, events.ORDER_UPDATED, {**stored, "changes": ["status"]})
             self._refresh_customer_value(tx, subjects_of(stored))

@@ -27,7 +27,6 @@ BEST_CASE_CATEGORIES = ("best_case",)
 
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
-RATIO = Decimal("0.0001")
 DAYS = Decimal("0.1")
 
 FORECAST_PARAMS = ("period", "from", "to", "pipeline_id", "owner_id", "team_id", "group_by")
@@ -199,11 +198,11 @@ def _sum_quotas(owner_quotas: dict[str, dict[str, Decimal]], owners: Iterable[st
 # Output
 
 
-def ratio(part: Decimal | int, whole: Decimal | int | None) -> str | None:
-    """part / whole as a decimal string with four places (`"0.7500"`); None when whole is zero or missing."""
+def share(part: Decimal | int, whole: Decimal | int | None) -> str | None:
+    """part / whole as money.ratio (`"0.7500"`); None when whole is zero or missing."""
     if not whole:
         return None
-    return str((Decimal(part) / Decimal(whole)).quantize(RATIO, rounding=ROUND_HALF_EVEN))
+    return money.ratio(Decimal(part) / Decimal(whole))
 
 
 def _average(total: Decimal | int, count: int, places: Decimal) -> str | None:
@@ -240,7 +239,7 @@ class _Forecast:
             "open_count": self.open_count,
             "won_count": self.won_count,
             "quota": _money_or_none(quota),
-            "attainment": ratio(self.closed_won, quota),
+            "attainment": share(self.closed_won, quota),
         }
 
 
@@ -396,7 +395,7 @@ class _Outcomes:
             "won_count": self.won_count,
             "lost_count": self.lost_count,
             "won_amount": money.text(self.won_amount),
-            "win_rate": ratio(self.won_count, self.won_count + self.lost_count),
+            "win_rate": share(self.won_count, self.won_count + self.lost_count),
             "average_deal_size": None if not self.won_count else money.text(self.won_amount / self.won_count),
             "average_cycle_days": _average(self.won_cycle_days, self.won_count, DAYS),
         }
@@ -406,8 +405,9 @@ class _Outcomes:
 
 
 def funnel_stages(pipeline: dict) -> list[dict]:
-    """The stages a deal moves forward through, in pipeline order: every stage but the lost ones (0%)."""
-    return [s for s in pipeline.get("stages") or () if (s.get("probability") or 0) > 0]
+    """The stages a deal moves forward through, in pipeline order (domain.funnel_order)."""
+    reachable = set(domain.funnel_order(pipeline))
+    return [s for s in pipeline["stages"] if s["id"] in reachable]
 
 
 def funnel(
@@ -464,7 +464,7 @@ def funnel(
                         "name": stage.get("name", stage["id"]),
                         "probability": stage.get("probability"),
                         "reached": reached[i],
-                        "conversion_to_next": ratio(reached[i + 1], reached[i]) if i + 1 < len(stages) else None,
+                        "conversion_to_next": share(reached[i + 1], reached[i]) if i + 1 < len(stages) else None,
                     }
                     for i, stage in enumerate(stages)
                 ],
@@ -513,7 +513,7 @@ def leaderboard(
                 "owner_id": owner,
                 **outcome.answer(),
                 "quota": _money_or_none(quota),
-                "attainment": ratio(outcome.won_amount, quota),
+                "attainment": share(outcome.won_amount, quota),
             }
         )
     return {

@@ -13,8 +13,6 @@ from decimal import Decimal
 
 from . import domain
 
-KINDS = ("forecast", "outcome", "funnel")
-
 
 def _month(moment: str | None) -> str | None:
     return moment[:7] if moment else None
@@ -49,7 +47,7 @@ def contributions(deal: dict, pipeline: dict | None) -> list[dict]:
             }
         )
     else:
-        closed_at = deal.get("closed_at") or deal["updated_at"]
+        closed_at = domain.closed_at(deal)  # never updated_at: other writes (merges) move that
         period = _month(closed_at)
         buckets.append(
             {
@@ -129,6 +127,31 @@ def totals(deals_with_pipelines) -> dict[str, dict]:
     """Every bucket from scratch, for (deal, pipeline) pairs: what `rebuild_deal_rollups` stores."""
     buckets: dict[str, dict] = {}
     for deal, pipeline in deals_with_pipelines:
-        for contribution in contributions(deal, pipeline):
-            buckets[contribution["id"]] = applied(buckets.get(contribution["id"]), contribution)
+        add_to(buckets, contributions(deal, pipeline))
     return buckets
+
+
+def add_to(buckets: dict[str, dict], contributions_: list[dict]) -> None:
+    """Apply contributions (or negated ones) to `buckets` in place; a bucket nobody counts in goes."""
+    for contribution in contributions_:
+        bucket = applied(buckets.get(contribution["id"]), contribution)
+        if bucket is None:
+            buckets.pop(contribution["id"], None)
+        else:
+            buckets[contribution["id"]] = bucket
+
+
+def compact(contribution: dict) -> tuple:
+    """What a rebuild keeps of a deal's contribution to take it out again: (id, amount, cycle_days)."""
+    return (contribution["id"], contribution.get("amount"), contribution.get("cycle_days"))
+
+
+def negated(kept: tuple) -> dict:
+    """The delta that takes a `compact` contribution out of its bucket."""
+    bucket_id, amount, days = kept
+    delta: dict = {"id": bucket_id, "count": -1}
+    if amount is not None:
+        delta["amount"] = str(-Decimal(amount))
+    if days is not None:
+        delta["cycle_days"] = -days
+    return delta

@@ -1,8 +1,9 @@
-"""Input validation for deals at the service's edge."""
+"""Input validation at the service's edge: pipelines, deals, orders, tasks and quotas."""
 
 from crm_common.schema import Field
 
-from .domain import FORECAST_CATEGORIES
+from .domain import FORECAST_CATEGORIES, MAX_STAGES
+from .money import CURRENCIES
 
 # A deal's server-kept fields: refused in a body.
 SERVER_OWNED = (
@@ -18,7 +19,6 @@ SERVER_OWNED = (
     "rotting",
     "furthest_stage_id",
 )
-CURRENCIES = ("CNY", "USD", "EUR", "GBP", "JPY", "HKD", "SGD")
 
 # pipelines and deals
 
@@ -33,12 +33,13 @@ STAGE_FIELDS = {
 PIPELINE_FIELDS = {
     "name": Field("text", required=True, max_length=100),
     "business_line": Field("text", max_length=100),
-    "stages": Field("records", required=True, nullable=False, max_items=30, fields=STAGE_FIELDS),
+    "stages": Field("records", required=True, nullable=False, max_items=MAX_STAGES, fields=STAGE_FIELDS),
 }
 PIPELINE_SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by")
 PIPELINE_FILTERABLE = ("name", "business_line", "created_at")
 PIPELINE_SORTABLE = ("name", "created_at", "updated_at")
 
+# A deal's and an order's line items alike (money.settled_amount makes their amount).
 LINE_ITEM_FIELDS = {
     "product": Field("text", required=True),
     "sku": Field("text", max_length=64),
@@ -105,18 +106,13 @@ DEAL_SORTABLE = ("created_at", "updated_at", "expected_close_date", "title", "cl
 ORDER_STATUSES = ("pending", "confirmed", "paid", "shipped", "completed", "cancelled", "refunded")
 PAYMENT_METHODS = ("cash", "bank_transfer", "card", "alipay", "wechat_pay", "credit", "other")
 ORDER_SERVER_OWNED = ("id", "created_at", "updated_at", "version", "created_by", "deal_id")
-ORDER_LINE_FIELDS = {
-    "product": Field("text", required=True),
-    "sku": Field("text", max_length=64),
-    "quantity": Field("decimal", required=True),
-    "unit_price": Field("decimal", required=True),
-}
 ORDER_FIELDS = {
     "contact_id": Field("id", max_length=64),
     "company_id": Field("id", max_length=64),
     "ordered_at": Field("datetime"),
-    "lines": Field("records", max_items=200, fields=ORDER_LINE_FIELDS, nullable=False),
-    "amount": Field("decimal"),
+    "line_items": Field("records", max_items=200, fields=LINE_ITEM_FIELDS, nullable=False),
+    # Required unless the order has line items: then it is their sum.
+    "amount": Field("decimal", nullable=False),
     "currency": Field("choice", required=True, choices=CURRENCIES),
     "status": Field("choice", choices=ORDER_STATUSES, nullable=False),
     "payment_method": Field("choice", choices=PAYMENT_METHODS),

@@ -3,14 +3,15 @@ recomputed from contacts' customer and interaction events, and `lead_scored`, wh
 lead's lifecycle stage forward in contacts (a mixin of SalesService)."""
 
 import logging
+import time
 
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from crm_common.access import ADMIN, MANAGER, SALES_REP, VIEWER, reach_of, require_role
+from crm_common.access import ADMIN, MANAGER, SALES_REP, VIEWER, require_role
 from crm_common.config import float_setting, int_setting
 from crm_common.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.ids import new_id, utc_now
+from crm_common.ids import new_id
 from crm_common.listing import parse_list_query
 from crm_common.runtime.events import handle_event
 from crm_common.schema import validate
@@ -23,14 +24,11 @@ log = logging.getLogger(__name__)
 RULE_READERS = (ADMIN, MANAGER, SALES_REP, VIEWER)
 STATE_ID = "rules"
 # The timer rescores the scores an interaction's leaving its window changes, and after a rule
-# change every score, at most LEAD_SCORING_BATCH of each per tick.
+# change every score: LEAD_SCORING_BATCH per transaction, batch after batch for at most
+# LEAD_SCORING_TICK_SECONDS per tick (see the README for the time a rule change takes to reach 1M contacts).
 POLL_SECONDS = float_setting("LEAD_SCORING_POLL_SECONDS", 60.0)
 BATCH = int_setting("LEAD_SCORING_BATCH", 500)
-
-
-def now() -> str:
-    """The scorer's clock: tests move it to see interactions leave their rules' windows."""
-    return utc_now()
+TICK_SECONDS = float_setting("LEAD_SCORING_TICK_SECONDS", 45.0)
 
 
 class ScoringRpc:
@@ -41,7 +39,7 @@ class ScoringRpc:
     def _seeded_rules(self, tx) -> list[dict]:
         """The rules, seeding the defaults the first time they are read (and only then)."""
         if tx[LEAD_SCORING_STATE].get(STATE_ID) is None:
-            at = now()
+            at = self._now()
             for rule in lead_scoring.default_rules(at):
                 if tx[LEAD_SCORING_RULES].get(rule["id"]) is None:
                     tx[LEAD_SCORING_RULES].insert(rule)
@@ -60,7 +58,7 @@ class ScoringRpc:
     def _rules_changed(self, tx) -> None:
         """Every score is rescored from the first (by the timer, in batches; a read at once)."""
         state = tx[LEAD_SCORING_STATE].get(STATE_ID)
-        tx[LEAD_SCORING_STATE].replace({**state, "rescan_after": "", "rules_changed_at": now()}, state["version"])
+        tx[LEAD_SCORING_STATE].replace({**state, "rescan_after": "", "rules_changed_at": self._now()}, state["version"])
 
     def _rule(self, source, rule_id: str) -> dict:
         rule = source[LEAD_SCORING_RULES].get(rule_id)
@@ -78,7 +76,7 @@ class ScoringRpc:
     def create_lead_scoring_rule(self, data: dict) -> dict:
         require_role(self.caller, (ADMIN,), "change lead scoring rules")
         fields = validate(data, lead_scoring.RULE_FIELDS, server_owned=lead_scoring.RULE_SERVER_OWNED)
-        at = now()
+        at = self._now()
         rule = {
             "id": new_id(),
             "description": None,
@@ -130,7 +128,7 @@ class ScoringRpc:
                 raise PreconditionFailed(f"lead scoring rule {lead_scoring_rule_id} is at version {current['version']}")
             if all(current.get(name) == value for name, value in changes.items()):
                 return current
-            updated = {**current, **changes, "updated_at": now()}
+            updated = {**current, **changes, "updated_at": self._now()}
             self._check_rule(updated)
             stored = tx[LEAD_SCORING_RULES].replace(updated, current["version"])
             self._rules_changed(tx)
@@ -149,7 +147,9 @@ class ScoringRpc:
 
     # scores
 
-    def _store_score(self, tx, contact_id: str, known: dict | None, changes: dict, at: str) -> dict:
+    def _store_score(
+        self, tx, contact_id: str, known: dict | None, changes: dict, at: str, rules: list[dict] | None = None
+    ) -> dict:
         """Score the contact under the rules in force at `at` with `changes` (a new profile) over
         what is known; write it when anything moved, and publish `lead_scored` when the score did."""
         current = {
@@ -157,16 +157,10 @@ class ScoringRpc:
             "deleted": False,
             **changes,
         }
-        interactions = (
-            tx[LEAD_INTERACTIONS]
-            .find(
-                {"contact_id": contact_id, "deleted": False},
-                [("occurred_at", -1)],
-                lead_scoring.MAX_RECENT_INTERACTIONS,
-            )
-            .items
-        )
-        result = lead_scoring.evaluate(self._seeded_rules(tx), current["profile"], interactions, at)
+        interactions = self._recent_interactions(tx, contact_id)
+        if rules is None:
+            rules = self._seeded_rules(tx)
+        result = lead_scoring.evaluate(rules, current["profile"], interactions, at)
         updated = {**current, **result}
         if known is not None and all(known.get(name) == value for name, value in updated.items()):
             return known
@@ -195,7 +189,7 @@ class ScoringRpc:
         known = tx[LEAD_SCORES].get(contact["id"])
         if known is not None and known.get("deleted"):
             return  # ids do not come back
-        at = now()
+        at = self._now()
         if contact.get("deleted"):
             tomb = {
                 "id": contact["id"],
@@ -233,7 +227,7 @@ class ScoringRpc:
         else:
             facts = lead_scoring.interaction_facts(interaction)
         tx[LEAD_INTERACTIONS].put({"id": interaction["id"], **facts, "source_version": version, "deleted": deleted})
-        at = now()
+        at = self._now()
         for contact_id in dict.fromkeys(c for c in ((known or {}).get("contact_id"), facts["contact_id"]) if c):
             self._rescore(tx, contact_id, at)
 
@@ -250,38 +244,53 @@ class ScoringRpc:
     def on_interaction_deleted(self, tx, event) -> None:
         self._follow_interaction(tx, event.payload, deleted=True)
 
-    def _contact_in_reach(self, contact_id: str) -> dict | None:
-        """NotFound unless the caller may see the contact: by the customers projection, else (not
-        heard of yet, or seen another way, as a support agent sees a ticket's customer) by asking
-        contacts as the caller, which answers with the contact."""
-        customer = self._customer(self.store, "contact", contact_id)
-        if customer is not None and not customer.get("deleted"):
-            if reach_of(self.caller).sees_owner(customer.get("owner_id"), customer.get("shared_with") or ()):
-                return None
-        return self.contacts.get_contact(contact_id)
-
     @rpc
     def get_lead_score(self, contact_id: str) -> dict:
-        fetched = self._contact_in_reach(contact_id)
-        with self.store.transaction() as tx:
-            known = tx[LEAD_SCORES].get(contact_id)
-            if known is not None and known.get("deleted"):
-                raise NotFound(f"contact {contact_id} not found")
-            changes = {}
-            if fetched is not None and (fetched.get("version") or 0) > (known or {}).get("source_version", 0):
-                # contacts answered with a newer profile than its events have brought so far
-                changes = {"profile": lead_scoring.profile_of(fetched), "source_version": fetched.get("version") or 0}
-            # Scored now: a rule changed or an interaction left its window since the last event.
-            scored = self._store_score(tx, contact_id, known, changes, now())
-            thresholds = self._settings(tx)["lead_scoring"]
+        """To whoever may see the contact (the one reach check, `_visible_customer`). Read-only: the score
+        is computed now, under the rules in force, from the newest profile known and the contact's
+        interactions, and neither stored nor announced (the events and the timer do that)."""
+        record = self._visible_customer(self.store, "contact", contact_id, remember=False)
+        if record is None:
+            raise NotFound(f"contact {contact_id} not found")
+        known = self.store[LEAD_SCORES].get(contact_id)
+        if known is not None and known.get("deleted"):
+            raise NotFound(f"contact {contact_id} not found")
+        profile = (known or {}).get("profile")
+        if "source_version" not in record and (record.get("version") or 0) > (known or {}).get("source_version", 0):
+            # contacts answered with a newer profile than its events have brought so far
+            profile = lead_scoring.profile_of(record)
+        at = self._now()
+        result = lead_scoring.evaluate(
+            self._current_rules(), profile, self._recent_interactions(self.store, contact_id), at
+        )
+        unchanged = known is not None and all(known.get(k) == v for k, v in result.items())
+        thresholds = self._settings()["lead_scoring"]
         return {
             "contact_id": contact_id,
-            "score": scored["score"],
-            "breakdown": scored["breakdown"],
-            "qualification": lead_scoring.qualification(scored["score"], thresholds),
+            "score": result["score"],
+            "breakdown": result["breakdown"],
+            "qualification": lead_scoring.qualification(result["score"], thresholds),
             "thresholds": {name: thresholds[name] for name in ("marketing_qualified", "sales_qualified")},
-            "computed_at": scored["computed_at"],
+            "computed_at": known["computed_at"] if unchanged and profile == known.get("profile") else at,
         }
+
+    def _current_rules(self) -> list[dict]:
+        """The rules in force, without seeding them (the defaults when no one has read or written them yet)."""
+        if self.store[LEAD_SCORING_STATE].get(STATE_ID) is None:
+            return sorted(lead_scoring.default_rules(self._now()), key=lambda rule: rule["name"])
+        return list(self.store[LEAD_SCORING_RULES].iterate(None, [("name", 1)]))
+
+    @staticmethod
+    def _recent_interactions(source, contact_id: str) -> list[dict]:
+        return (
+            source[LEAD_INTERACTIONS]
+            .find(
+                {"contact_id": contact_id, "deleted": False},
+                [("occurred_at", -1)],
+                lead_scoring.MAX_RECENT_INTERACTIONS,
+            )
+            .items
+        )
 
     # the timer
 
@@ -297,25 +306,46 @@ class ScoringRpc:
             return False
         return True
 
-    def _continue_rescan(self, limit: int, at: str) -> int:
-        """The next batch of scores after a rule change, claimed by moving the state's cursor."""
-        state = self.store[LEAD_SCORING_STATE].get(STATE_ID)
-        if state is None or state.get("rescan_after") is None:
-            return 0
-        batch = self.store[LEAD_SCORES].find({"id": {"$gt": state["rescan_after"]}}, [("id", 1)], limit).items
-        claimed = {**state, "rescan_after": batch[-1]["id"] if len(batch) == limit else None}
+    def _rescan_batch(self, limit: int, at: str) -> int | None:
+        """The next batch of scores after a rule change, rescored and then claimed (the state's cursor
+        moved on) in one transaction: a crash, or another instance claiming it first, rolls the whole
+        batch back, so none is lost nor announced twice. None when there is nothing (more) to do now."""
         try:
-            self.store[LEAD_SCORING_STATE].replace(claimed, state["version"])
+            with self.store.transaction() as tx:
+                state = tx[LEAD_SCORING_STATE].get(STATE_ID)
+                if state is None or state.get("rescan_after") is None:
+                    return None
+                batch = tx[LEAD_SCORES].find({"id": {"$gt": state["rescan_after"]}}, [("id", 1)], limit).items
+                rules = self._seeded_rules(tx)
+                scored = 0
+                for known in batch:
+                    if not known.get("deleted"):
+                        self._store_score(tx, known["id"], known, {}, at, rules)
+                        scored += 1
+                claimed = {**state, "rescan_after": batch[-1]["id"] if len(batch) == limit else None}
+                tx[LEAD_SCORING_STATE].replace(claimed, state["version"])
         except (PreconditionFailed, Conflict):
-            return 0  # another instance took this batch, or a rule changed again
-        return sum(self._rescore_claimed(doc, at) for doc in batch if not doc.get("deleted"))
+            return None  # another instance took this batch, or a rule changed again: the next tick goes on
+        return scored
 
-    def _refresh_lead_scores(self, limit: int) -> dict:
-        """Scores whose interactions left a window by now, then the rescan after a rule change."""
-        at = now()
+    def _continue_rescan(self, limit: int, at: str, deadline: float) -> int:
+        """Batch after batch of the rescan until it is done or `deadline` (time.monotonic) passes."""
+        rescored = 0
+        while time.monotonic() < deadline:
+            scored = self._rescan_batch(limit, at)
+            if scored is None:
+                break
+            rescored += scored
+        return rescored
+
+    def _refresh_lead_scores(self, limit: int, seconds: float = TICK_SECONDS) -> dict:
+        """Scores whose interactions left a window by now, then the rescan after a rule change (for
+        at most `seconds`)."""
+        deadline = time.monotonic() + seconds
+        at = self._now()
         due = self.store[LEAD_SCORES].find({"recheck_at": {"$lte": at}}, [("recheck_at", 1)], limit).items
         decayed = sum(self._rescore_claimed(doc, at) for doc in due)
-        return {"decayed": decayed, "rescored": self._continue_rescan(limit, at)}
+        return {"decayed": decayed, "rescored": self._continue_rescan(limit, at, deadline)}
 
     @timer(interval=POLL_SECONDS)
     def refresh_lead_scores(self) -> None:

@@ -12,7 +12,7 @@ from crm_common.errors import Conflict, PreconditionFailed, ValidationFailed
 from crm_common.ids import utc_now
 from crm_common.schema import DECIMAL
 
-from .money import CURRENCIES
+from .money import CURRENCIES, MAX_RATE
 from .store import SETTINGS
 
 SETTINGS_ID = "settings"
@@ -90,9 +90,12 @@ def _check_rates(settings: dict) -> list[dict]:
     rates = settings["exchange_rates"]
     errors = _keys(rates, CURRENCIES, "exchange_rates")
     for currency, rate in rates.items():
-        if currency in CURRENCIES and not (_decimal(rate) or 0) > 0:
+        if currency in CURRENCIES and not 0 < (_decimal(rate) or 0) <= MAX_RATE:
             errors.append(
-                {"field": f"exchange_rates.{currency}", "message": 'must be a positive decimal string ("7.10")'}
+                {
+                    "field": f"exchange_rates.{currency}",
+                    "message": f'must be a positive decimal string ("7.10"), at most {MAX_RATE}',
+                }
             )
     report = settings["report_currency"]
     if report not in CURRENCIES:

@@ -31,6 +31,9 @@ LEAD_SCORING_STATE = "lead_scoring_state"
 # Customers merged into another (contacts' contact_merged / company_merged): id
 # `<subject_type>:<old id>`, `merged_into`. Deals, orders and tasks follow them.
 MERGED_CUSTOMERS = "merged_customers"
+# Grading bookkeeping, one document id `grading`: `requested_at`, the last POST /grading-runs; the
+# grading timer regrades every customer graded before it (and before today began).
+GRADING_STATE = "grading_state"
 
 SPECS = (
     CollectionSpec(PIPELINES, (Index(("name",)),)),
@@ -92,4 +95,5 @@ SPECS = (
     CollectionSpec(LEAD_INTERACTIONS, (Index(("contact_id", "occurred_at")),)),
     CollectionSpec(LEAD_SCORING_STATE),
     CollectionSpec(MERGED_CUSTOMERS),
+    CollectionSpec(GRADING_STATE),
 )

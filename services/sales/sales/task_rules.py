@@ -1,16 +1,18 @@
 """Task rules: who sees, assigns and deletes tasks, reminder and due times, the reminder and overdue
 decisions, and return-visit planning. Pure: the clock is always an argument."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from crm_common.access import ADMIN, MANAGER, SYSTEM, Reach, may_assign_owner
 from crm_common.caller import SYSTEM_USER, Caller
 from crm_common.errors import Forbidden, ValidationFailed
 from crm_common.ids import new_id
 
+from .valuation import iso, parse_time
+
 MAX_REMINDER_MINUTES = 525_600  # a reminder at most a year before the due time
-# A return-visit task appears this many days before the visit is due, so the owner can plan it;
-# it is due when the visit is.
+# A return-visit task appears this many days before the visit is due, so the owner can plan it (but not
+# before the previous visit is due: at most the interval ahead); it is due when the visit is.
 RETURN_VISIT_LEAD_DAYS = 3
 # What a new task holds when the request leaves it out.
 TASK_DEFAULTS: dict = {
@@ -37,28 +39,18 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 # times: the store compares them as text, so every stored time has one shape
 
 
-def _stamp(moment: datetime) -> str:
-    """The shape of `crm_common.ids.utc_now`: UTC, microseconds, `Z`; text order is time order."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def utc_time(text: str, field: str) -> str:
     """An ISO 8601 date-time (already checked at the edge) as stored: in UTC; one without an
     offset is taken as UTC."""
     try:
-        return _stamp(_parse(text))
+        return iso(parse_time(text))
     except (ValueError, OverflowError):
         raise _invalid(field, "must be an ISO 8601 date-time between the years 1 and 9999") from None
 
 
 def shifted(text: str, field: str, *, minutes: int = 0, days: int = 0) -> str:
     try:
-        return _stamp(_parse(text) + timedelta(minutes=minutes, days=days))
+        return iso(parse_time(text) + timedelta(minutes=minutes, days=days))
     except OverflowError:
         raise _invalid(field, "falls outside the years 1 to 9999") from None
 
@@ -238,8 +230,15 @@ def planned_return_visit(current: dict | None, stats: dict, intervals: dict, now
 
 
 def return_visit_horizon(now: str) -> str:
-    """Plans due up to this time get their task now."""
+    """Plans due up to this time may get their task now (see `return_visit_due`)."""
     return shifted(now, "due_at", days=RETURN_VISIT_LEAD_DAYS)
+
+
+def return_visit_due(plan: dict, now: str) -> bool:
+    """Whether the plan's visit gets its task now: due within the lead time, and that no longer than the
+    interval, so a customer visited every day or two never has several visit tasks ahead at once."""
+    lead = min(RETURN_VISIT_LEAD_DAYS, max(int(plan.get("interval_days") or 0), 0))
+    return plan["due_at"] <= shifted(now, "due_at", days=lead)
 
 
 def return_visit_task(plan: dict, now: str) -> dict:
@@ -250,16 +249,20 @@ def return_visit_task(plan: dict, now: str) -> dict:
         "title": f"Return visit: {plan.get('display_name') or plan['subject_id']}"[:200],
         "kind": "return_visit",
         "assignee_id": plan["owner_id"],
-        "due_at": plan["due_at"] if plan["due_at"] >= now else return_visit_horizon(now),
+        "due_at": _visit_due(plan, now),
         link: plan["subject_id"],
     }
     return new_task(fields, SYSTEM_USER, now)
 
 
+def _visit_due(plan: dict, now: str) -> str:
+    """When the visit's task is due: when the visit is, or, for one missed while the timers were stopped,
+    after the lead time."""
+    return plan["due_at"] if plan["due_at"] >= now else return_visit_horizon(now)
+
+
 def next_return_visit(plan: dict, now: str) -> dict:
-    """The plan after its visit's task was made: the next visit one interval on (from now, when the
-    timers were stopped for longer than an interval)."""
-    following = shifted(plan["due_at"], "due_at", days=plan["interval_days"])
-    if following <= now:
-        following = shifted(now, "due_at", days=plan["interval_days"])
-    return {**plan, "last_visit_at": plan["due_at"], "due_at": following}
+    """The plan after its visit's task was made: the next visit one interval after that task is due (so
+    never two visit tasks ahead at once, also after the timers were stopped)."""
+    visited = _visit_due(plan, now)
+    return {**plan, "last_visit_at": visited, "due_at": shifted(visited, "due_at", days=plan["interval_days"])}

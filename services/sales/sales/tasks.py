@@ -9,7 +9,6 @@ from nameko.timer import timer
 from crm_common.access import ADMIN, MANAGER, SALES_REP, SUPPORT_AGENT, and_filters, reach_of, require_role
 from crm_common.config import float_setting
 from crm_common.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from crm_common.ids import utc_now
 from crm_common.listing import parse_list_query
 from crm_common.redirects import surviving_id
 from crm_common.schema import validate
@@ -22,13 +21,8 @@ log = logging.getLogger(__name__)
 # Support agents keep their own tasks (follow-ups of tickets); viewers only read.
 TASK_WRITERS = (ADMIN, MANAGER, SALES_REP, SUPPORT_AGENT)
 TASK_TIMER_SECONDS = float_setting("TASK_TIMER_SECONDS", 60.0)
-# Each timer run takes the due work in batches of this many, until a batch finds nothing left to do.
+# Each timer run goes through the due work in pages of this many, acting on each record at most once.
 TIMER_BATCH = 200
-
-
-def now() -> str:
-    """The tasks' clock: tests move it to run the timers hours or days later."""
-    return utc_now()
 
 
 class _Skipped(Exception):
@@ -101,7 +95,7 @@ class TasksRpc:
         require_role(self.caller, TASK_WRITERS, "create tasks")
         fields = validate(data, schemas.TASK_FIELDS, server_owned=schemas.TASK_SERVER_OWNED)
         task_rules.check_assignee(self.caller, fields.get("assignee_id", self.caller.user_id), creating=True)
-        task = task_rules.new_task(fields, self.caller.user_id, now())
+        task = task_rules.new_task(fields, self.caller.user_id, self._now())
         task.update(self._linked_records(fields, None))
         with self.store.transaction() as tx:
             task.update(self._surviving_customers(tx, task))  # its customer was merged meanwhile
@@ -121,7 +115,7 @@ class TasksRpc:
             current = self._visible_task(tx, task_id)
             if expected_version is not None and current["version"] != expected_version:
                 raise PreconditionFailed(f"task {task_id} is at version {current['version']}")
-            updated, changed = task_rules.apply_task_changes(current, changes, now())
+            updated, changed = task_rules.apply_task_changes(current, changes, self._now())
             if not changed:
                 return current
             stored = tx[TASKS].replace(updated, current["version"])
@@ -147,7 +141,7 @@ class TasksRpc:
         key = task_rules.subject_key(stats["subject_type"], stats["subject_id"])
         current = tx[RETURN_VISITS].get(key)
         intervals = self._settings(tx)["return_visits"]
-        plan = task_rules.planned_return_visit(current, stats, intervals, now())
+        plan = task_rules.planned_return_visit(current, stats, intervals, self._now())
         if plan is None:
             if current is not None:
                 tx[RETURN_VISITS].delete(key)
@@ -161,7 +155,7 @@ class TasksRpc:
     @timer(interval=TASK_TIMER_SECONDS)
     def run_task_timers(self) -> None:
         try:
-            counts = self._run_task_timers(now())
+            counts = self._run_task_timers(self._now())
         except Exception:
             log.exception("the task timers failed; the next run tries again")
             return
@@ -180,14 +174,23 @@ class TasksRpc:
         return counts
 
     def _drain(self, collection: str, due: dict, order: str, act, moment: str, counts: dict) -> None:
+        """Act on each record due, page by page, each at most once per run: a return visit moves its plan
+        on by an interval, which may still be due, and waits for the next run (one visit task per customer
+        per run)."""
+        seen: set[str] = set()
+        cursor = None
         while True:
-            batch = self.store[collection].find(due, [(order, 1)], TIMER_BATCH).items
-            outcomes = [act(doc["id"], moment) for doc in batch]
-            for outcome in outcomes:
+            page = self.store[collection].find(due, [(order, 1)], TIMER_BATCH, cursor)
+            for doc in page.items:
+                if doc["id"] in seen:
+                    continue
+                seen.add(doc["id"])
+                outcome = act(doc["id"], moment)
                 if outcome:
                     counts[outcome] += 1
-            if not any(outcomes):  # nothing left, or only what another instance took
+            if not page.next_cursor:
                 return
+            cursor = page.next_cursor
 
     def _claiming(self, step) -> str | None:
         try:
@@ -224,7 +227,7 @@ class TasksRpc:
     def _visit(self, plan_id: str, moment: str) -> str | None:
         def step(tx) -> str:
             plan = tx[RETURN_VISITS].get(plan_id)
-            if plan is None or plan["due_at"] > task_rules.return_visit_horizon(moment):
+            if plan is None or not task_rules.return_visit_due(plan, moment):
                 raise _Skipped
             customer = tx[CUSTOMERS].get(plan_id)
             merged = surviving_id(tx[MERGED_CUSTOMERS], plan["subject_type"], plan["subject_id"]) != plan["subject_id"]

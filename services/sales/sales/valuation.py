@@ -3,25 +3,30 @@ against the customer's own history, and the Pareto (80/20) split of revenue."""
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from .money import ZERO, amount, converted, minor_units, text
+from .money import ZERO, amount, converted, minor_units, ratio, text
 
 # Orders that never brought money do not count towards a customer's value.
 VOID_STATUSES = ("cancelled", "refunded")
 GRADES = ("A", "B", "C", "D")
 PARETO_SHARE = Decimal("0.8")
-RATIO = Decimal("0.0001")
+
+
+# The one timestamp pair of the sales service (valuation, lead scoring, tasks): every stored time has the
+# shape of `crm_common.ids.utc_now` (UTC, microseconds, `Z`), so text order is time order.
 
 
 def parse_time(value: str) -> datetime:
-    """An ISO 8601 time (stored with a Z suffix) as an aware UTC datetime; a bare date is midnight UTC."""
+    """An ISO 8601 time (stored with a Z suffix) as an aware UTC datetime; one without an offset, or a bare
+    date (midnight), is taken as UTC."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """As stored: UTC, microseconds, `Z` (four-digit years, also before 1000, so text order is time order)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def month_of(value: str) -> str:
@@ -38,10 +43,6 @@ def months_before(now: datetime, count: int) -> list[str]:
             year, month = year - 1, 12
         months.append(f"{year:04d}-{month:02d}")
     return months[::-1]
-
-
-def ratio(value: Decimal) -> str:
-    return str(value.quantize(RATIO, rounding=ROUND_HALF_EVEN))
 
 
 def counts(order: dict) -> bool:

@@ -9,8 +9,9 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from crm_common.caller import Caller
+from crm_common.errors import BadRequest
 from crm_common.store import OUTBOX, DocumentStore, open_store
-from sales import valuation
+from sales import grading, valuation
 from sales.service import SalesService
 from sales.settings import DEFAULT_SETTINGS
 from sales.store import CUSTOMER_STATS, CUSTOMERS, SPECS
@@ -158,3 +159,52 @@ def test_the_grading_pass_raises_an_alert_when_orders_stop_and_acts_once(store) 
     assert (first["evaluated"], first["churn_changed"]) == (1, 1)
     assert again["evaluated"] == 0  # graded today already: a second instance finds nothing to do
     assert [e["churn_risk"] for e in churn_events(store)] == ["high"]
+
+
+def test_run_grading_does_what_fits_in_its_time_and_the_timer_does_the_rest(store, monkeypatch) -> None:
+    ClockedSales.now = datetime(2024, 4, 15, 12, 0, tzinfo=UTC)
+    sales = worker_factory(ClockedSales, store=store, caller=ADMIN)
+    sales.import_orders(history([*STEADY, ("2024-04", 2)]))
+    ClockedSales.now = datetime(2024, 4, 15, 13, 0, tzinfo=UTC)  # graded today already: the daily pass skips it
+    monkeypatch.setattr(grading, "RUN_GRADING_SECONDS", 0.0)
+    answer = sales.run_grading()
+    assert (answer["evaluated"], answer["remaining"], answer["queued"]) == (0, 1, True)
+    # the timer picks up what the request left: everything graded before it
+    ClockedSales.now = datetime(2024, 4, 15, 14, 0, tzinfo=UTC)
+    assert sales._grading_pass(ClockedSales.now, stale_only=True)["evaluated"] == 1
+    assert sales._grading_pass(ClockedSales.now, stale_only=True)["evaluated"] == 0
+    monkeypatch.setattr(grading, "RUN_GRADING_SECONDS", 2.0)
+    ClockedSales.now = datetime(2024, 4, 15, 15, 0, tzinfo=UTC)
+    answer = sales.run_grading()
+    assert (answer["evaluated"], answer["remaining"], answer["queued"]) == (1, 0, False)
+
+
+def test_an_order_write_merges_over_a_concurrent_regrade_instead_of_failing(store, monkeypatch) -> None:
+    ClockedSales.now = datetime(2024, 7, 15, 12, 0, tzinfo=UTC)
+    sales = worker_factory(ClockedSales, store=store, caller=ADMIN)
+    sales.import_orders(history([("2024-06", 1)]))
+    stats = store[CUSTOMER_STATS]
+    real_replace = type(stats).replace
+    raced = []
+
+    def racing(self, doc, expected_version=None):
+        if doc.get("id") == "contact:c1" and "graded_at" in doc and not raced:
+            raced.append(1)  # a grading pass regrades the customer between our read and our write
+            current = self.get("contact:c1")
+            real_replace(self, {**current, "graded_at": "2024-07-15T11:59:00.000000Z"}, current["version"])
+        return real_replace(self, doc, expected_version)
+
+    monkeypatch.setattr(type(stats), "replace", racing)
+    sales.import_orders(history([("2024-07", 1)]))
+    assert raced == [1]
+    assert store[CUSTOMER_STATS].get("contact:c1")["order_count"] == 2
+
+
+def test_the_value_reports_refuse_unknown_parameters(store) -> None:
+    sales = worker_factory(ClockedSales, store=store, caller=ADMIN)
+    with pytest.raises(BadRequest):
+        sales.customer_value_report({"grade": "A"})
+    with pytest.raises(BadRequest):
+        sales.churn_risk_report({"value_grade": "A"})
+    assert sales.customer_value_report({"value_grade": "A", "pareto_rows": "5"})["grades"]["A"] == 0
+    assert sales.churn_risk_report({"churn_risk": "high", "limit": "5"})["data"] == []

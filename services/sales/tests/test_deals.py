@@ -31,6 +31,11 @@ class FakeContacts:
             raise NotFound(f"contact {contact_id} not found")
         return {"id": contact_id, "company_id": "k1"}
 
+    def get_company(self, company_id: str) -> dict:
+        if company_id not in ("k1", "k2"):
+            raise NotFound(f"company {company_id} not found")
+        return {"id": company_id, "owner_id": "u1"}
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DocumentStore]:
@@ -190,3 +195,91 @@ def test_changed_rotting_days_apply_to_the_open_deals_of_the_stage(store: Docume
     admin.update_pipeline(pipeline["id"], {"stages": slower})
     later = store[DEALS].get(deal["id"])
     assert later["rotting_at"] > deal["rotting_at"] and later["rotting"] is False
+
+
+def test_a_deal_takes_only_its_contacts_company_and_one_the_caller_sees(store: DocumentStore) -> None:
+    assert new_deal(store)["company_id"] == "k1"
+    assert new_deal(store, company_id="k1")["company_id"] == "k1"
+    for company_id in ("k2", "nowhere"):  # another company than the contact's; one that does not exist
+        with pytest.raises(ValidationFailed) as caught:
+            new_deal(store, company_id=company_id)
+        assert caught.value.errors[0]["field"] == "company_id"
+
+
+def test_a_won_deals_order_follows_the_deal_while_it_stays_won(store: DocumentStore) -> None:
+    admin = service(store, ADMIN)
+    deal = new_deal(store, status="won", amount="100.00")
+    order_id = f"deal-{deal['id']}"
+    items = [{"product": "Seat", "quantity": "2", "unit_price": "2500.00"}]
+    admin.update_deal(deal["id"], {"line_items": items, "currency": "USD", "owner_id": "u2", "shared_with": ["u1"]})
+    order = store[ORDERS].get(order_id)
+    assert (order["amount"], order["currency"], order["owner_id"], order["shared_with"]) == (
+        "5000.00",
+        "USD",
+        "u2",
+        ["u1"],
+    )
+    assert order["line_items"] == [{"product": "Seat", "sku": None, "quantity": "2", "unit_price": "2500.00"}]
+    update = events_of(store, "order_updated")[-1]
+    assert set(update["changes"]) == {"line_items", "amount", "currency", "owner_id", "shared_with"}
+    admin.update_deal(deal["id"], {"title": "renamed"})  # nothing the order follows
+    assert store[ORDERS].get(order_id)["version"] == order["version"]
+
+
+def test_reopening_a_won_deal_cancels_its_order_only_while_confirmed_or_pending(store: DocumentStore) -> None:
+    sales = service(store, REP)
+    deal = new_deal(store, status="won")
+    order_id = f"deal-{deal['id']}"
+    sales.update_order(order_id, {"status": "paid"})
+    sales.update_deal(deal["id"], {"status": "open"})
+    assert store[ORDERS].get(order_id)["status"] == "paid"  # money moved: it stays
+    sales.update_deal(deal["id"], {"status": "won", "amount": "150.00"})
+    assert (store[ORDERS].get(order_id)["status"], store[ORDERS].get(order_id)["amount"]) == ("paid", "150.00")
+    other = new_deal(store, status="won")
+    sales.update_order(f"deal-{other['id']}", {"status": "pending"})
+    sales.update_deal(other["id"], {"status": "lost", "lost_reason": "gone"})
+    assert store[ORDERS].get(f"deal-{other['id']}")["status"] == "cancelled"
+
+
+def test_a_rebuild_reads_outside_the_write_lock_and_catches_up_with_writes_meanwhile(
+    store: DocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deals = [new_deal(store, amount=f"{n}.00") for n in (10, 20, 30)]
+    store[DEAL_ROLLUPS].put({**store[DEAL_ROLLUPS].iterate().__next__(), "amount": "999.00"})  # drifted
+    real, writing = rollups.contributions, []
+
+    def contributions_with_a_write_meanwhile(deal, pipeline):
+        if not writing:  # the first deal read: every deal changes while the rebuild reads
+            writing.append(True)
+            for n, d in enumerate(deals):
+                service(store, REP).update_deal(d["id"], {"amount": f"{n + 1}00.00", "stage_id": "proposal"})
+            new_deal(store, amount="7.00")
+        return real(deal, pipeline)
+
+    monkeypatch.setattr(rollups, "contributions", contributions_with_a_write_meanwhile)
+    assert service(store, ADMIN).rebuild_deal_rollups() == {"deals": 4, "buckets": 4}
+    monkeypatch.setattr(rollups, "contributions", real)
+    pipeline = service(store, ADMIN).get_pipeline("default")
+    assert rollup_buckets(store) == rollups.totals((d, pipeline) for d in store[DEALS].iterate())
+    assert rollup_buckets(store)["forecast|none|u1|default|proposal|CNY"]["amount"] == "600.00"
+
+
+def test_a_rebuild_fills_a_missing_closed_at_from_the_stage_history(store: DocumentStore) -> None:
+    deal = new_deal(store, status="won")
+    legacy = store[DEALS].replace({**deal, "closed_at": None, "updated_at": "2031-01-01T00:00:00.000000Z"})
+    service(store, ADMIN).rebuild_deal_rollups()
+    assert store[DEALS].get(deal["id"])["closed_at"] == legacy["stage_entered_at"]
+    assert any(key.startswith(f"outcome|{deal['closed_at'][:7]}|") for key in rollup_buckets(store))
+
+
+def test_rotting_changes_are_deal_updates(store: DocumentStore) -> None:
+    admin = service(store, ADMIN)
+    pipeline = admin.create_pipeline({"name": "Fast", "stages": STAGES})
+    deal = new_deal(store, pipeline_id=pipeline["id"])
+    service(store, SYSTEM)._flag_rotting_deals(deal["rotting_at"])
+    assert events_of(store, "deal_updated")[-1]["changes"] == ["rotting"]
+    slower = [{**s, "rotting_days": 10} if s["id"] == "lead_in" else s for s in pipeline["stages"]]
+    admin.update_pipeline(pipeline["id"], {"stages": slower})
+    update = events_of(store, "deal_updated")[-1]
+    assert (update["changes"], update["rotting"]) == (["rotting_at"], True)  # still flagged: once per entry
+    assert service(store, SYSTEM)._flag_rotting_deals("2099-01-01T00:00:00.000000Z") == 0

@@ -12,7 +12,7 @@ from crm_common.caller import Caller
 from crm_common.envelope import new_event
 from crm_common.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.store import OUTBOX, DocumentStore, open_store
-from sales import lead_scoring, scoring
+from sales import lead_scoring, valuation
 from sales.service import SalesService
 from sales.store import LEAD_SCORES, SPECS
 
@@ -188,7 +188,7 @@ def store(tmp_path: Path) -> Iterator[DocumentStore]:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     moment = [NOW]
-    monkeypatch.setattr(scoring, "now", lambda: moment[0])
+    monkeypatch.setattr(SalesService, "_clock", lambda self: valuation.parse_time(moment[0]))
     return moment
 
 
@@ -366,10 +366,43 @@ def test_a_rule_change_rescores_every_contact_through_the_timer(store: DocumentS
     as_(store, ADMIN).create_lead_scoring_rule(
         {"name": "VIP", "category": "profile", "points": 30, "condition": {"field": "tags", "op": "eq", "value": "vip"}}
     )
-    assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 2}
-    assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 1}
+    # a tick goes on batch after batch (of 2 here) while its time lasts
+    assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 3}
     assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 0}
     assert [store[LEAD_SCORES].get(c)["score"] for c in ("c1", "c2", "c3")] == [30, 30, 30]
+
+
+def test_a_rescan_batch_is_claimed_only_with_its_scores(
+    store: DocumentStore, clock: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for contact_id in ("c1", "c2", "c3"):
+        deliver(store, "contact_created", contact(contact_id, tags=["vip"]))
+    as_(store, ADMIN).create_lead_scoring_rule(
+        {"name": "VIP", "category": "profile", "points": 30, "condition": {"field": "tags", "op": "eq", "value": "vip"}}
+    )
+    real = lead_scoring.evaluate
+    calls = []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the worker dies mid-batch")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lead_scoring, "evaluate", crashing)
+    with pytest.raises(RuntimeError):
+        as_(store, SYSTEM)._refresh_lead_scores(2)
+    monkeypatch.setattr(lead_scoring, "evaluate", real)
+    # nothing of the batch was kept, and it was not claimed: the next tick scores all three
+    assert [store[LEAD_SCORES].get(c)["score"] for c in ("c1", "c2", "c3")] == [0, 0, 0]
+    assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 3}
+    assert [store[LEAD_SCORES].get(c)["score"] for c in ("c1", "c2", "c3")] == [30, 30, 30]
+    # bounded by time: with no time left a tick does nothing
+    as_(store, ADMIN).create_lead_scoring_rule(
+        {"name": "VIP2", "category": "profile", "points": 5, "condition": {"field": "tags", "op": "eq", "value": "vip"}}
+    )
+    assert as_(store, SYSTEM)._refresh_lead_scores(2, seconds=0) == {"decayed": 0, "rescored": 0}
+    assert as_(store, SYSTEM)._refresh_lead_scores(2) == {"decayed": 0, "rescored": 3}
 
 
 def test_the_score_is_read_by_who_sees_the_contact(store: DocumentStore, clock: list[str]) -> None:
@@ -389,3 +422,18 @@ def test_the_score_is_read_by_who_sees_the_contact(store: DocumentStore, clock: 
     assert as_(store, OTHER_REP, fresh).get_lead_score("c9")["score"] == 15
     with pytest.raises(NotFound):
         as_(store, REP, fresh).get_lead_score("c9")
+
+
+def test_reading_a_score_writes_nothing_and_announces_nothing(store: DocumentStore, clock: list[str]) -> None:
+    deliver(store, "contact_created", contact(tags=["vip"]))
+    stored = store[LEAD_SCORES].get("c1")
+    events_before = len(lead_scored(store))
+    as_(store, ADMIN).create_lead_scoring_rule(
+        {"name": "VIP", "category": "profile", "points": 30, "condition": {"field": "tags", "op": "eq", "value": "vip"}}
+    )
+    answer = as_(store, REP).get_lead_score("c1")
+    assert answer["score"] == stored["score"] + 30  # computed under the rules in force
+    assert store[LEAD_SCORES].get("c1") == stored  # but neither stored
+    assert len(lead_scored(store)) == events_before  # nor announced: the timer does both
+    assert as_(store, SYSTEM)._refresh_lead_scores(100)["rescored"] == 1
+    assert store[LEAD_SCORES].get("c1")["score"] == answer["score"]

@@ -91,15 +91,16 @@ def test_an_order_takes_its_company_from_the_contact_its_owner_from_the_caller_a
     )
 
 
-def test_lines_make_the_amount_and_a_different_amount_is_refused(store) -> None:
+def test_line_items_make_the_amount_and_a_different_amount_is_refused(store) -> None:
     lines = [
         {"product": "Tea", "quantity": "3", "unit_price": "12.50"},
         {"product": "Cup", "quantity": "1.5", "unit_price": "2"},
     ]
-    order = sales(store, REP).create_order({"contact_id": "c1", "currency": "CNY", "lines": lines})
+    order = sales(store, REP).create_order({"contact_id": "c1", "currency": "CNY", "line_items": lines})
     assert order["amount"] == "40.50"
+    assert order["line_items"][0] == {"product": "Tea", "sku": None, "quantity": "3", "unit_price": "12.50"}
     with pytest.raises(ValidationFailed) as caught:
-        sales(store, REP).create_order({"contact_id": "c1", "currency": "CNY", "lines": lines, "amount": "41.00"})
+        sales(store, REP).create_order({"contact_id": "c1", "currency": "CNY", "line_items": lines, "amount": "41.00"})
     assert caught.value.errors[0]["field"] == "amount"
 
 
@@ -115,7 +116,16 @@ def test_lines_make_the_amount_and_a_different_amount_is_refused(store) -> None:
         ({**ORDER, "deal_id": "d1"}, "deal_id"),  # server-owned
         ({**ORDER, "contact_id": "c3"}, "contact_id"),  # out of the rep's reach: as unknown as a missing one
         ({**ORDER, "contact_id": "nobody"}, "contact_id"),
-        ({"contact_id": "c1", "currency": "CNY"}, "amount"),  # no lines, no amount
+        ({"contact_id": "c1", "currency": "CNY"}, "amount"),  # no line items, no amount
+        ({**ORDER, "amount": None, "line_items": [{"product": "X", "quantity": "1", "unit_price": "1"}]}, "amount"),
+        ({**ORDER, "line_items": [{"product": "X", "quantity": "1", "unit_price": None}]}, "line_items"),
+        (
+            {
+                **{k: v for k, v in ORDER.items() if k != "amount"},
+                "line_items": [{"product": "X", "quantity": "999999999999999", "unit_price": "999999999999999"}],
+            },
+            "line_items[0]",
+        ),
     ],
 )
 def test_invalid_orders_are_refused_with_the_field(store, data: dict, field: str) -> None:

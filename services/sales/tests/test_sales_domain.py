@@ -174,9 +174,10 @@ def test_a_deal_rots_once_its_stage_rotting_days_have_passed():
         **pipeline,
         "stages": [{**s, "rotting_days": 30} if s["id"] == "proposal" else s for s in pipeline["stages"]],
     }
-    kept = domain.with_new_rotting_days({**deal, "rotting": True}, longer, "2024-05-20T00:00:00.000000Z")
-    assert (kept["rotting_at"], kept["rotting"]) == ("2024-05-31T09:00:00.000000Z", False)
-    assert domain.with_new_rotting_days({**deal, "rotting": True}, longer, T2)["rotting"]
+    kept = domain.with_new_rotting_days({**deal, "rotting": True}, longer)
+    # Flagged once per stage entry: longer rotting days move the time, the flag stays (no second alert).
+    assert (kept["rotting_at"], kept["rotting"]) == ("2024-05-31T09:00:00.000000Z", True)
+    assert not domain.is_rotting(kept, "2024-06-30T00:00:00.000000Z")
 
 
 def test_a_deal_counts_in_a_forecast_bucket_while_open_then_in_an_outcome_bucket():
@@ -209,9 +210,40 @@ def test_moving_a_deal_changes_only_the_buckets_it_leaves_and_enters():
 def test_rollups_sum_amounts_exactly_in_each_currency():
     deals = [
         domain.new_deal({**NEW, "amount": amount, "currency": currency}, PIPELINE, "u1", T0)
-        for amount, currency in (("0.10", "CNY"), ("0.20", "CNY"), ("1.005", "USD"))
+        for amount, currency in (("0.10", "CNY"), ("0.20", "CNY"), ("1.015", "USD"))
     ]
     buckets = rollups.totals((d, PIPELINE) for d in deals)
     assert buckets["forecast|none|u1|default|qualification|CNY"]["amount"] == "0.30"
-    assert buckets["forecast|none|u1|default|qualification|USD"]["amount"] == "1.005"
+    assert buckets["forecast|none|u1|default|qualification|USD"]["amount"] == "1.02"  # stored rounded to cents
     assert buckets["funnel|2024-05|u1|default|qualification|open"]["count"] == 3
+
+
+def test_deal_amounts_round_to_cents_like_orders():
+    thirds = [{"product": "X", "quantity": "3", "unit_price": "0.111"}]
+    deal = domain.new_deal({**NEW, "amount": "0.333", "line_items": thirds}, PIPELINE, "u", T0)
+    assert deal["amount"] == "0.33"  # the given amount rounds to the rounded total
+    assert domain.new_deal({**NEW, "amount": "0.125"}, PIPELINE, "u", T0)["amount"] == "0.12"
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([{"product": "X", "quantity": "999999999999999", "unit_price": "999999999999999"}], "line_items[0]"),
+        ([{"product": "X", "quantity": "1", "unit_price": "999999999999999"}] * 2, "line_items"),
+    ],
+)
+def test_line_items_too_big_are_a_422_naming_the_field(items, field):
+    with pytest.raises(ValidationFailed) as caught:
+        domain.new_deal({**NEW, "line_items": items}, PIPELINE, "u", T0)
+    assert caught.value.errors[0]["field"] == field
+
+
+def test_a_closed_deal_without_closed_at_counts_when_it_entered_its_closed_stage():
+    deal = domain.new_deal(NEW, PIPELINE, "u1", T0)
+    won, _ = domain.apply_deal_changes(deal, {"status": "won"}, PIPELINE, T2)
+    legacy = {**won, "closed_at": None, "updated_at": "2030-01-01T00:00:00.000000Z"}  # a merge moved updated_at
+    (outcome, _) = rollups.contributions(legacy, PIPELINE)
+    assert outcome["period"] == T2[:7]
+    assert rollups.contributions(legacy, PIPELINE) == rollups.contributions(won, PIPELINE)
+    renamed, _ = domain.apply_deal_changes(legacy, {"title": "Z"}, PIPELINE, "2030-02-01T00:00:00.000000Z")
+    assert renamed["closed_at"] == T2  # filled once from the stage history

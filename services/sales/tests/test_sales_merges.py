@@ -105,14 +105,10 @@ def test_orders_and_tasks_follow_a_contact_merge_and_the_survivor_is_regraded(st
     assert [u["changes"] for u in events_of(store, "order_updated")] == [["contact_id"], ["contact_id"]]
     assert [(u["id"], u["changes"]) for u in events_of(store, "task_updated")] == [("t1", ["contact_id"])]
     assert store[CUSTOMER_STATS].get("contact:survivor")["order_count"] == 3
-    # The duplicate has no order left: no grade, announced.
-    assert store[CUSTOMER_STATS].get("contact:dup")["value_grade"] is None
-    assert events_of(store, "customer_graded")[-1] == {
-        "subject_type": "contact",
-        "id": "dup",
-        "value_grade": None,
-        "rfm": None,
-    }
+    # The duplicate is gone: its figures are dropped quietly, no null grade nor "churn cleared" about it.
+    assert store[CUSTOMER_STATS].get("contact:dup") is None
+    assert [e for e in events_of(store, "customer_graded") if e["value_grade"] is None] == []
+    assert all(e["id"] != "dup" for e in events_of(store, "churn_risk_changed"))
     # The survivor's three orders: F 2 (two or more), still a C (R 5 + F 2 + M 1 = 8), so no new grade to announce.
     assert store[CUSTOMER_STATS].get("contact:survivor")["rfm"]["f"] == 2
 

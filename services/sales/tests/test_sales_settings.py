@@ -63,6 +63,7 @@ def test_an_admin_changes_one_key_of_a_section_and_the_rest_stays(store) -> None
         ({"return_visits": {"A": -1}}, "return_visits.A"),
         ({"lead_scoring": {"sales_qualified": 10}}, "lead_scoring.sales_qualified"),
         ({"exchange_rates": {"USD": "0"}}, "exchange_rates.USD"),
+        ({"exchange_rates": {"USD": "999999999999999"}}, "exchange_rates.USD"),  # conversions could overflow
         ({"exchange_rates": {"XYZ": "1"}}, "exchange_rates.XYZ"),
         ({"report_currency": "USD"}, "exchange_rates"),  # the rates are still in CNY units
     ],

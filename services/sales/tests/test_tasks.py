@@ -12,7 +12,7 @@ from nameko.testing.services import worker_factory
 from crm_common.caller import Caller
 from crm_common.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from crm_common.store import OUTBOX, DocumentStore, open_store
-from sales import domain, task_rules, tasks
+from sales import domain, task_rules, valuation
 from sales.service import SalesService
 from sales.store import CUSTOMERS, DEALS, RETURN_VISITS, SPECS, TASKS
 
@@ -50,7 +50,7 @@ class FakeContacts:
 def clock(monkeypatch) -> Iterator[dict]:
     """The tasks' clock, set by the test: `clock["now"] = ...`."""
     moment = {"now": T0}
-    monkeypatch.setattr(tasks, "now", lambda: moment["now"])
+    monkeypatch.setattr(SalesService, "_clock", lambda self: valuation.parse_time(moment["now"]))
     yield moment
 
 
@@ -449,4 +449,21 @@ def test_a_visit_missed_while_the_timers_were_stopped_gives_the_owner_the_lead_t
     run_timers(store, "2030-05-01T09:00:00.000000Z")
     [task] = [e["payload"] for e in published(store, "task_created")]
     assert task["due_at"] == "2030-05-04T09:00:00.000000Z"
-    assert store[RETURN_VISITS].get("contact:c1")["due_at"] == "2030-05-31T09:00:00.000000Z"
+    # the next visit is an interval after this late one
+    assert store[RETURN_VISITS].get("contact:c1")["due_at"] == "2030-06-03T09:00:00.000000Z"
+
+
+@pytest.mark.parametrize("interval", [1, 2])
+def test_short_return_visit_intervals_make_one_task_at_a_time(store, interval) -> None:
+    plan = plan_visit(store, stats("A"))  # due 2030-01-31
+    store[RETURN_VISITS].replace({**plan, "interval_days": interval}, plan["version"])
+    assert run_timers(store, "2030-01-27T09:00:00.000000Z")["return_visits"] == 0
+    # one task per run, never several for one customer; the next one once the previous visit is due
+    moments = [f"2030-01-{day:02d}T09:00:00.000000Z" for day in range(28, 32)] + ["2030-02-01T09:00:00.000000Z"]
+    made = [run_timers(store, moment)["return_visits"] for moment in moments for _ in range(2)]
+    assert max(made) == 1
+    dues = [e["payload"]["due_at"] for e in published(store, "task_created")]
+    assert dues == sorted(set(dues))
+    # timers stopped for a month: one late task, then the next after it is due
+    assert run_timers(store, "2030-03-01T09:00:00.000000Z")["return_visits"] == 1
+    assert run_timers(store, "2030-03-01T09:01:00.000000Z")["return_visits"] == 0
