@@ -357,10 +357,7 @@ def forecast(
             for period in periods:
                 answer_rows.append({**named, "period": period, **rows[group][period].answer(quota(group, period))})
     return {
-        "currency": settings["report_currency"],
-        "period": query.granularity,
-        "from": query.months[0],
-        "to": query.months[-1],
+        **_heading(query, settings),
         "group_by": query.group_by,
         "rows": answer_rows,
         "totals": total_rows,
@@ -399,6 +396,16 @@ class _Outcomes:
             "average_deal_size": None if not self.won_count else money.text(self.won_amount / self.won_count),
             "average_cycle_days": _average(self.won_cycle_days, self.won_count, DAYS),
         }
+
+
+def _heading(query: ReportQuery, settings: dict) -> dict:
+    """What every deal report states first: its currency, granularity and range."""
+    return {
+        "currency": settings["report_currency"],
+        "period": query.granularity,
+        "from": query.months[0],
+        "to": query.months[-1],
+    }
 
 
 # Funnel
@@ -472,10 +479,7 @@ def funnel(
             }
         )
     return {
-        "currency": settings["report_currency"],
-        "period": query.granularity,
-        "from": query.months[0],
-        "to": query.months[-1],
+        **_heading(query, settings),
         "pipelines": answer,
         "totals": {"deals": created, **total_outcomes.answer()},
     }
@@ -517,9 +521,6 @@ def leaderboard(
             }
         )
     return {
-        "currency": settings["report_currency"],
-        "period": query.granularity,
-        "from": query.months[0],
-        "to": query.months[-1],
+        **_heading(query, settings),
         "data": rows,
     }
