@@ -38,7 +38,7 @@ run: broker
 	@echo "  OpenAPI       http://127.0.0.1:8000/api/v1/openapi.json"
 	@echo "  Sign in       development mode (CRM_ENV=development) with its documented default admin:"
 	@echo "                  admin@crm.local / crm-development-only   (set CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD to change)"
-	@echo "                demo users with the same password: mei.manager@ li.rep@ tom.rep@ sam.support@ vera.viewer@crm.local"
+	@echo "                demo users with the same password: mei.manager@ li.rep@ tom.rep@ sam.support@ fang.support@ vera.viewer@crm.local"
 	@echo "  Try           TOKEN=\$$(curl -s -X POST http://127.0.0.1:8000/api/v1/auth/token -H 'Content-Type: application/json' \\"
 	@echo "                  -d '{\"email\": \"admin@crm.local\", \"password\": \"crm-development-only\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
 	@echo "                curl -H \"Authorization: Bearer \$$TOKEN\" 'http://127.0.0.1:8000/api/v1/search?q=%E5%BC%A0%E4%BC%9F'"

@@ -1,7 +1,8 @@
 """Loads a realistic demo data set through the gateway, once: a small sales and support organisation,
 companies, contacts with Chinese and Western names, custom fields, interactions, a segment, a pool
 reclaim rule, two pipelines with open, won and lost deals, eighteen months of orders (value grades and
-churn risk follow), tasks, quotas, and tickets.
+churn risk follow), tasks, quotas, and a service desk: a business calendar, SLA policies, a support
+roster and tickets, some answered, resolved and rated.
 
 `python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
 gateway's documented development admin when they are not set.
@@ -189,6 +190,7 @@ DEMO_USERS = [
     ("li.rep@crm.local", "李娜", ["sales_rep"]),
     ("tom.rep@crm.local", "Tom Baker", ["sales_rep"]),
     ("sam.support@crm.local", "Sam Ortiz", ["support_agent"]),
+    ("fang.support@crm.local", "周芳", ["support_agent"]),
     ("vera.viewer@crm.local", "Vera Stone", ["viewer"]),
 ]
 
@@ -241,9 +243,12 @@ def organisation(admin: Client, password: str) -> dict[str, str]:
             "manager_ids": [ids["mei.manager@crm.local"]],
         },
     )
-    ids["support_team"] = admin.call(
-        "POST", "/teams", {"name": "Customer Care", "member_ids": [ids["sam.support@crm.local"]]}
-    )["id"]
+    care = {
+        "name": "Customer Care",
+        "member_ids": [ids["sam.support@crm.local"], ids["fang.support@crm.local"]],
+        "manager_ids": [ids["mei.manager@crm.local"]],
+    }
+    ids["support_team"] = admin.call("POST", "/teams", care)["id"]
     return ids
 
 
@@ -261,6 +266,8 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
         "orders": 0,
         "tasks": 0,
         "tickets": 0,
+        "ticket replies": 0,
+        "satisfaction answers": 0,
     }
     for definition in CUSTOM_FIELDS:
         admin.call("POST", "/custom-fields", definition)
@@ -316,20 +323,7 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
     admin.call("POST", "/segments", EAST_VIP_SEGMENT)
     admin.call("POST", "/pool/rules", RECLAIM_RULE)
     sales_history(admin, people, contacts, rng, counts)
-    for contact in rng.sample(contacts, 25):
-        subject, kind = rng.choice(TICKETS)
-        admin.call(
-            "POST",
-            "/tickets",
-            {
-                "subject": subject,
-                "kind": kind,
-                "contact_id": contact["id"],
-                "team_id": people["support_team"],
-                "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
-            },
-        )
-        counts["tickets"] += 1
+    service_desk(admin, people, contacts, rng, counts)
     return counts
 
 
@@ -411,6 +405,131 @@ def sales_history(
             "POST", "/quotas", {"owner_id": people[rep], "period": quarter, "amount": "1500000.00", "currency": "CNY"}
         )
     admin.call("POST", "/grading-runs", {})
+
+
+SURVEY_COMMENTS = {2: "It took far too long", 3: "Solved in the end", 4: "Helpful", 5: "Quick and friendly, thank you"}
+
+# Office hours in Shanghai with a lunch break, closed on the official Chinese public holidays.
+CHINA_OFFICE_HOURS = {
+    "name": "China office hours",
+    "time_zone": "Asia/Shanghai",
+    "working_hours": {day: [["09:00", "12:00"], ["13:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "holiday_preset": "CN",
+}
+
+
+def _targets(*minutes: tuple[int, int]) -> dict:
+    return {
+        priority: {"first_response_minutes": first, "resolution_minutes": resolution}
+        for priority, (first, resolution) in zip(("urgent", "high", "normal", "low"), minutes, strict=True)
+    }
+
+
+def sla_policies(calendar_id: str) -> list[dict]:
+    """Complaints of A-grade customers round the clock with a tight ladder; everything else in office hours."""
+    return [
+        {
+            "name": "VIP complaints",
+            "position": 10,
+            "conditions": {"kind": ["complaint"], "customer_grade": ["A"]},
+            "targets": _targets((30, 240), (60, 480), (120, 960), (240, 1440)),
+            "escalations": [
+                {
+                    "metric": "resolution",
+                    "when": "before",
+                    "minutes": 60,
+                    "actions": [{"type": "notify", "recipients": ["assignee"]}],
+                },
+                {
+                    "metric": "first_response",
+                    "when": "after",
+                    "minutes": 0,
+                    "actions": [
+                        {"type": "notify", "recipients": ["team_managers"]},
+                        {"type": "reassign", "to": "least_loaded"},
+                    ],
+                },
+                {
+                    "metric": "resolution",
+                    "when": "after",
+                    "minutes": 0,
+                    "actions": [
+                        {"type": "notify", "recipients": ["team_managers", "contact_owner"]},
+                        {"type": "raise_priority"},
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "Office hours",
+            "position": 20,
+            "calendar_id": calendar_id,
+            "targets": _targets((60, 480), (240, 1440), (480, 2880), (960, 4800)),
+            "escalations": [
+                {
+                    "metric": "resolution",
+                    "when": "before",
+                    "minutes": 60,
+                    "actions": [{"type": "notify", "recipients": ["assignee"]}],
+                },
+                {
+                    "metric": "resolution",
+                    "when": "after",
+                    "minutes": 0,
+                    "actions": [{"type": "notify", "recipients": ["assignee", "team_managers"]}],
+                },
+            ],
+        },
+    ]
+
+
+def service_desk(admin: Client, people: dict, contacts: list[dict], rng: random.Random, counts: dict) -> None:
+    """SLA policies on a business calendar, the Customer Care roster (least-loaded assignment), and
+    tickets of the last three weeks: some answered, some resolved and rated, some breached."""
+    calendar = admin.call("POST", "/business-calendars", CHINA_OFFICE_HOURS)
+    for policy in sla_policies(calendar["id"]):
+        admin.call("POST", "/sla-policies", policy)
+    agents = [people["sam.support@crm.local"], people["fang.support@crm.local"]]
+    admin.call(
+        "PUT",
+        f"/service-teams/{people['support_team']}",
+        {
+            "assignment": "least_loaded",
+            "agents": [{"user_id": agent, "available": True} for agent in agents],
+            "manager_ids": [people["mei.manager@crm.local"]],
+        },
+    )
+    now = datetime.now(UTC)
+    for contact in rng.sample(contacts, 25):
+        subject, kind = rng.choice(TICKETS)
+        received = now - timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 23))
+        ticket = admin.call(
+            "POST",
+            "/tickets",
+            {
+                "subject": subject,
+                "kind": kind,
+                "contact_id": contact["id"],
+                "team_id": people["support_team"],
+                "priority": rng.choice(["low", "normal", "normal", "high", "urgent"]),
+                "channel": rng.choice(["email", "phone", "web", "chat"]),
+                "received_at": received.isoformat().replace("+00:00", "Z"),
+            },
+        )
+        counts["tickets"] += 1
+        outcome = rng.random()
+        if outcome < 0.25:
+            continue  # still waiting for a first answer
+        path = f"/tickets/{ticket['id']}"
+        admin.call("POST", f"{path}/comments", {"body": "Thank you, we are looking into it.", "public": True})
+        counts["ticket replies"] += 1
+        if outcome < 0.5:
+            continue
+        admin.call("PATCH", path, {"status": "resolved"})
+        if outcome < 0.8:
+            score = rng.choice([2, 3, 4, 5, 5])
+            admin.call("POST", f"{path}/satisfaction", {"score": score, "comment": SURVEY_COMMENTS[score]})
+            counts["satisfaction answers"] += 1
 
 
 def main(argv: list[str]) -> None:

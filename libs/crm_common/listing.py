@@ -112,10 +112,13 @@ def parse_list_query(
     Equality parameters arrive as text; those named in `booleans` must read true or false."""
     if not isinstance(raw, dict):
         raise BadRequest("list query must be an object")
+    where = raw.get("where") or {}
+    if not isinstance(where, dict):
+        raise BadRequest("where must be an object of equality parameters")
     clauses = []
-    for field, value in (raw.get("where") or {}).items():
+    for field, value in where.items():
         if field in booleans:
-            if value not in BOOLEAN_PARAMS:
+            if not isinstance(value, str) or value not in BOOLEAN_PARAMS:
                 raise BadRequest(f"{field} must be true or false")
             value = BOOLEAN_PARAMS[value]
         clauses.append(api_filter_to_store({field: value}, filterable))

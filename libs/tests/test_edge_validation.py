@@ -84,6 +84,19 @@ def test_equality_params_and_filter_combine_with_and():
     assert (q.limit, q.sort) == (10, [("name", -1)])
 
 
+@pytest.mark.parametrize(
+    "where", [{"breached": {"eq": True}}, {"breached": ["true"]}, {"breached": True}, {"breached": "yes"}, ["x"]]
+)
+def test_a_boolean_parameter_reads_only_true_or_false_text(where):
+    # An operator object or a list is unhashable: it must be refused, not crash the lookup.
+    with pytest.raises(BadRequest):
+        parse_list_query({"where": where}, filterable=("breached",), sortable=(), booleans=("breached",))
+    q = parse_list_query(
+        {"where": {"breached": "true"}}, filterable=("breached",), sortable=("created_at",), booleans=("breached",)
+    )
+    assert q.filter == {"breached": True}
+
+
 def test_events_carry_the_full_envelope_and_round_trip():
     event = new_event("contact_created", "contacts", {"id": "c1"}, actor="u", correlation_id="r")
     parsed = parse_event(event.as_dict())

@@ -28,9 +28,12 @@ class ProjectionHandlers:
         a moment before it arrived belongs to the survivor."""
         return {**record, **moved_references(tx[MERGES], record)}
 
-    def _project(self, tx, event, kind: str, ref_type: str, summary: str, access: list[str] | None) -> None:
-        """An entry on the record's contact and company; `access` None: seen by whoever sees them."""
-        record = self._on_survivors(tx, event.payload)
+    def _project(
+        self, tx, event, kind: str, ref_type: str, summary: str, access: list[str] | None, record: dict | None = None
+    ) -> None:
+        """An entry on the record's contact and company (the payload's, unless `record` is given);
+        `access` None: seen by whoever sees them."""
+        record = self._on_survivors(tx, event.payload if record is None else record)
         version = None
         if access is not None:
             access, version = self._newest_access(tx, ref_type, record, access)
@@ -245,7 +248,48 @@ class ProjectionHandlers:
         summary = f"Satisfaction {ticket['score']}/5 on ticket {ticket['subject']}{comment}"
         self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
 
+    @handle_event("service_desk", "ticket_commented")
+    def on_ticket_commented(self, tx, event) -> None:
+        # Public replies only: internal notes are the team's, not the customer's story.
+        comment, ticket = event.payload.get("comment") or {}, event.payload.get("ticket") or {}
+        if not comment.get("public") or not ticket.get("id"):
+            return
+        said = (comment.get("body") or "")[:200]
+        if comment.get("author_type") == "customer":
+            summary = f"The customer wrote on ticket {ticket.get('subject')}: {said}"
+        else:
+            summary = f"Reply to the customer on ticket {ticket.get('subject')}: {said}"
+        self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket), record=ticket)
+
+    @handle_event("service_desk", "ticket_escalated")
+    def on_ticket_escalated(self, tx, event) -> None:
+        ticket = event.payload
+        when = "before its SLA due time" if ticket.get("reason") == "warning" else "after an SLA breach"
+        summary = f"Ticket {ticket['subject']} escalated {when}"
+        self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(ticket))
+
+    @handle_event("service_desk", "ticket_merged")
+    def on_ticket_merged(self, tx, event) -> None:
+        # The duplicates' own ticket_updated (closed, merged_into) say the rest.
+        survivor = event.payload
+        merged = len(survivor.get("merged_ids") or [])
+        summary = f"Ticket {survivor['subject']}: {merged} duplicate ticket(s) merged into it"
+        self._project(tx, event, "ticket", "ticket", summary, domain.ticket_access(survivor))
+
     # notifications
+
+    @handle_event("notifications", "message_queued")
+    def on_message_queued(self, tx, event) -> None:
+        """An email to the customer about a ticket, queued: on the timeline with the ticket's access
+        (who sees the ticket sees it); another kind of message with the customer's."""
+        message = event.payload
+        summary = f"Email to the customer queued: {message.get('subject') or ''}".rstrip(": ")
+        ticket = message.get("ticket")
+        if isinstance(ticket, dict) and ticket.get("id"):
+            record = {**ticket, "contact_id": message.get("contact_id") or ticket.get("contact_id")}
+            self._project(tx, event, "message", "ticket", summary, domain.ticket_access(ticket), record=record)
+        else:
+            self._project(tx, event, "message", "message", summary, None)
 
     @handle_event("notifications", "message_sent")
     def on_message_sent(self, tx, event) -> None:

@@ -11,10 +11,11 @@ from crm_common.runtime.store import Store
 
 from . import domain, events
 from .sales_alerts import SalesAlerts
-from .store import CONTACT_OWNERS, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
+from .service_desk_alerts import ServiceDeskAlerts
+from .store import CONTACT_OWNERS, CUSTOMER_MESSAGES, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
 
 
-class NotificationsService(SalesAlerts, ServiceBase):
+class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
     name = "notifications"
     store = Store(SPECS)
 
@@ -54,6 +55,9 @@ class NotificationsService(SalesAlerts, ServiceBase):
                 "id": contact["id"],
                 "owner_id": None if deleted else contact.get("owner_id"),
                 "name": contact.get("display_name") or contact["id"],
+                # where the service desk's emails to the customer go, in which language
+                "email": None if deleted else contact.get("email"),
+                "preferred_language": contact.get("preferred_language"),
                 "deleted": deleted,
                 "source_version": contact["version"],
             }
@@ -230,13 +234,16 @@ class NotificationsService(SalesAlerts, ServiceBase):
         require_role(self.caller, (ADMIN,), "export personal data")
         return {
             "notifications": self._about_contact(self.store, contact_id),
+            "customer_messages": list(
+                self.store[CUSTOMER_MESSAGES].iterate({"contact_id": contact_id}, [("created_at", 1)])
+            ),
             "contact_owner": self.store[CONTACT_OWNERS].get(contact_id),
         }
 
     @handle_event("contacts", "contact_erased")
     def on_contact_erased(self, tx, event) -> None:
         contact_id = event.payload["id"]
-        scrubbed, forgotten = 0, False
+        scrubbed, messages, forgotten = 0, 0, False
         # The contacts merged into it (`merged_ids`) are the same person: notifications about them
         # are not re-pointed by a merge, so they are scrubbed and remembered as erased here too.
         for erased_id in (contact_id, *(event.payload.get("merged_ids") or [])):
@@ -247,6 +254,10 @@ class NotificationsService(SalesAlerts, ServiceBase):
                 if notification["body"] != domain.ERASED_TEXT:
                     tx[NOTIFICATIONS].put(domain.scrubbed_notification(notification))
                     scrubbed += 1
+            for message in list(tx[CUSTOMER_MESSAGES].iterate({"contact_id": erased_id})):
+                if message["body"] != domain.ERASED_TEXT:
+                    tx[CUSTOMER_MESSAGES].put(domain.scrubbed_message(message))
+                    messages += 1
             forgotten = bool(tx[CONTACT_OWNERS].delete(erased_id)) or forgotten
         self.emit(
             tx,
@@ -255,7 +266,11 @@ class NotificationsService(SalesAlerts, ServiceBase):
                 "contact_id": contact_id,
                 "erasure_id": event.payload["erasure_id"],
                 "service": self.name,
-                "detail": {"notifications_scrubbed": scrubbed, "owner_projection_removed": forgotten},
+                "detail": {
+                    "notifications_scrubbed": scrubbed,
+                    "customer_messages_scrubbed": messages,
+                    "owner_projection_removed": forgotten,
+                },
             },
         )
 

@@ -6,6 +6,9 @@ NOTIFICATIONS = "notifications"
 CONTACT_OWNERS = "contact_owners"  # projection of contacts events: who owns which customer
 # Contacts whose personal data was erased: later events about them notify nobody.
 ERASED_SUBJECTS = "erased_subjects"
+# Emails to customers (ticket acknowledgements, staff replies, satisfaction surveys), queued for
+# the email channel (issue 7) to send: id `<event_id>:<kind>`.
+CUSTOMER_MESSAGES = "customer_messages"
 
 SPECS = (
     CollectionSpec(
@@ -21,4 +24,6 @@ SPECS = (
     ),
     CollectionSpec(CONTACT_OWNERS),
     CollectionSpec(ERASED_SUBJECTS),
+    # the sender's work list; a contact's messages (export, erasure)
+    CollectionSpec(CUSTOMER_MESSAGES, (Index(("status", "created_at")), Index(("contact_id", "created_at")))),
 )

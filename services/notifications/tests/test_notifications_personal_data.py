@@ -13,12 +13,12 @@ from crm_common.errors import Forbidden
 from crm_common.store import OUTBOX, DocumentStore, open_store
 from notifications import domain
 from notifications.service import NotificationsService
-from notifications.store import CONTACT_OWNERS, NOTIFICATIONS, SPECS
+from notifications.store import CONTACT_OWNERS, CUSTOMER_MESSAGES, NOTIFICATIONS, SPECS
 
 ADMIN = Caller("a1", ("admin",))
 SYSTEM = Caller("system", ("system",))
 MANAGER = Caller("m1", ("manager",), ("t-sales",), managed_team_ids=("t-sales",), managed_user_ids=("m1", "u1"))
-CONTACT = {"id": "c1", "version": 1, "display_name": "张伟明", "owner_id": "u1"}
+CONTACT = {"id": "c1", "version": 1, "display_name": "张伟明", "owner_id": "u1", "email": "zwm@example.cn"}
 
 
 @pytest.fixture
@@ -46,6 +46,7 @@ def told(store: DocumentStore) -> DocumentStore:
     handle(store, "on_deal_created", "sales", "deal_created", deal)
     ticket = {"id": "tk1", "subject": "Cannot log in", "priority": "high", "contact_id": "c1"}
     handle(store, "on_ticket_created", "service_desk", "ticket_created", ticket)
+    handle(store, "on_ticket_created_for_desk", "service_desk", "ticket_created", ticket)  # the acknowledgement
     return store
 
 
@@ -58,6 +59,9 @@ def test_the_export_lists_every_notification_about_the_contact(told: DocumentSto
     assert [n["ref"]["type"] for n in export["notifications"]] == ["contact", "deal", "ticket"]
     assert all("张伟明" in n["body"] for n in export["notifications"])
     assert export["contact_owner"]["name"] == "张伟明"
+    [message] = export["customer_messages"]
+    assert (message["to"], message["kind"]) == ("zwm@example.cn", "ticket_acknowledgement")
+    assert "张伟明" in message["body"]
 
 
 def test_only_admins_and_the_platform_may_export(told: DocumentStore) -> None:
@@ -72,13 +76,19 @@ def test_erasure_scrubs_what_named_the_person_and_forgets_its_owner(told: Docume
     assert [n["body"] for n in scrubbed] == [domain.ERASED_TEXT] * 3
     assert [n["title"] for n in scrubbed][0] == "New customer assigned to you"  # what the owner was told, and when
     assert told[CONTACT_OWNERS].get("c1") is None
+    [message] = told[CUSTOMER_MESSAGES].iterate({"contact_id": "c1"})
+    assert (message["to"], message["subject"], message["body"]) == ("", domain.ERASED_TEXT, domain.ERASED_TEXT)
     assert "Li" in about(told, "c2")[0]["body"]
     (report,) = [
         r["event"]["payload"]
         for r in told[OUTBOX].find(None, [("id", 1)], 50).items
         if r["event"]["event_type"] == "personal_data_erased"
     ]
-    assert report["detail"] == {"notifications_scrubbed": 3, "owner_projection_removed": True}
+    assert report["detail"] == {
+        "notifications_scrubbed": 3,
+        "customer_messages_scrubbed": 1,
+        "owner_projection_removed": True,
+    }
     assert (report["service"], report["erasure_id"]) == ("notifications", "e1")
 
 
@@ -92,8 +102,10 @@ def test_late_events_about_an_erased_contact_bring_nothing_back(told: DocumentSt
     handle(told, "on_deal_created", "sales", "deal_created", {"id": "d2", "title": "Late", "contact_id": "c1"})
     ticket = {"id": "tk2", "subject": "Late", "priority": "low", "contact_id": "c1"}
     handle(told, "on_ticket_created", "service_desk", "ticket_created", ticket)
+    handle(told, "on_ticket_created_for_desk", "service_desk", "ticket_created", {**ticket, "assignee_id": "s1"})
 
     assert told[NOTIFICATIONS].count() == count
+    assert told[CUSTOMER_MESSAGES].count() == 1  # the one scrubbed
     assert told[CONTACT_OWNERS].get("c1") is None
 
 

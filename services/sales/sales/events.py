@@ -2,7 +2,7 @@
 
 Consumed: contacts' customer and interaction events (the `customers` projection, lead scoring),
 contact_merged / company_merged (deals, orders, tasks and figures follow the survivor),
-contact_erased.
+contact_erased; service_desk.ticket_satisfaction_rated (a low answer: a follow-up task for the owner).
 """
 
 DEAL_CREATED = "deal_created"  # payload: the deal as stored

@@ -1,10 +1,12 @@
 """The sales nameko service: the class that assembles its entrypoints; each concern lives in its own
-module (deals, orders, tasks, grading, scoring, reports, customers, settings), pure rules beside them."""
+module (deals, orders, tasks, grading, scoring, reports, customers, settings, CSAT follow-ups), pure
+rules beside them."""
 
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.rpc import ServiceRpc
 from crm_common.runtime.store import Store
 
+from .csat_followups import CsatFollowUps
 from .customers import CustomerHandlers
 from .deals import DealsRpc
 from .grading import GradingRpc
@@ -25,6 +27,7 @@ class SalesService(
     ReportsRpc,
     SettingsRpc,
     CustomerHandlers,
+    CsatFollowUps,
     ServiceBase,
 ):
     name = "sales"

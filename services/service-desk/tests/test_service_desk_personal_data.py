@@ -92,7 +92,7 @@ def test_erasure_scrubs_the_persons_words_and_keeps_the_ticket_skeleton(store: D
         "contact_id": "c1",
         "erasure_id": "e1",
         "service": "service_desk",
-        "detail": {"tickets_scrubbed": 2},
+        "detail": {"tickets_scrubbed": 2, "comments_scrubbed": 0},
     }
 
 
@@ -101,7 +101,10 @@ def test_a_second_erasure_event_scrubs_nothing_more_but_still_reports(store: Doc
     desk(store, SYSTEM).on_contact_erased(erased())  # a new event id: e.g. replayed from the dead letters
     events = [r["event"] for r in store[OUTBOX].find(None, [("id", 1)], 50).items]
     reports = [e["payload"]["detail"] for e in events if e["event_type"] == "personal_data_erased"]
-    assert reports == [{"tickets_scrubbed": 2}, {"tickets_scrubbed": 0}]
+    assert reports == [
+        {"tickets_scrubbed": 2, "comments_scrubbed": 0},
+        {"tickets_scrubbed": 0, "comments_scrubbed": 0},
+    ]
 
 
 def test_no_ticket_is_opened_for_a_contact_erased_while_it_was_being_read(store: DocumentStore) -> None:

@@ -157,6 +157,22 @@ def test_admins_team_managers_and_agents_in_reach_update_tickets(store: Document
     assert service(store, ADMIN).update_ticket("vip", {"team_id": "t-help"})["team_id"] == "t-help"
 
 
+@pytest.mark.parametrize("ticket_id", [["vip"], {"id": "vip"}, 5, None])
+def test_an_id_that_is_not_a_string_is_not_found_everywhere(store: DocumentStore, ticket_id) -> None:
+    desk = service(store, ADMIN)
+    for call in (
+        lambda: desk.get_ticket(ticket_id),
+        lambda: desk.update_ticket(ticket_id, {"subject": "x"}),
+        lambda: desk.merge_tickets(ticket_id, ["vip"]),
+        lambda: desk.add_ticket_comment(ticket_id, {"body": "x"}),
+        lambda: desk.list_ticket_comments(ticket_id, {}),
+        lambda: desk.get_satisfaction(ticket_id),
+        lambda: desk.record_satisfaction(ticket_id, {"score": 3}),
+    ):
+        with pytest.raises(NotFound):
+            call()
+
+
 def test_ticket_updates_out_of_reach_are_not_found_and_other_roles_are_forbidden(store: DocumentStore) -> None:
     with pytest.raises(NotFound):
         service(store, AGENT).update_ticket("vip", {"status": "open"})

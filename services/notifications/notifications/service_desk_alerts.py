@@ -1,0 +1,142 @@
+"""What the service desk tells people: tickets assigned to an agent, SLA warnings and escalations
+(in-app, one per event and recipient), and the emails a customer gets about their
+ticket: acknowledgement, staff replies, the satisfaction survey (queued in `customer_messages`
+for the email channel, announced with `message_queued`). A mixin of NotificationsService.
+
+A breach itself (`ticket_sla_breached`) makes no notice here: the policy's ladder decides who hears
+of it (its steps at or after the due time arrive as `ticket_escalated`; the built-in default tells
+the assignee and the team's managers), so nobody is told twice; the breach goes on the customer's
+timeline through contacts."""
+
+from crm_common.runtime.events import handle_event
+
+from . import domain, events
+from .store import CUSTOMER_MESSAGES, NOTIFICATIONS
+
+SYSTEM_ACTOR = "system"
+# The ticket fields `message_queued` carries, for the contacts timeline's access rules.
+TICKET_SNAPSHOT = ("id", "version", "contact_id", "company_id", "team_id", "assignee_id", "contact_owner_id")
+
+
+def _when(moment: str | None) -> str:
+    """A stored UTC time as the inbox shows it: `2030-01-02 09:30 UTC`."""
+    return f"{moment[:10]} {moment[11:16]} UTC" if moment else "no due time"
+
+
+def _metric(name: str | None) -> str:
+    return (name or "resolution").replace("_", " ")
+
+
+def _done(actions: list | None) -> str:
+    """The escalation's actions besides telling people, as the inbox shows them."""
+    said = []
+    for action in actions or []:
+        if not isinstance(action, dict):
+            continue
+        if action.get("type") == "reassign":
+            said.append(f"reassigned to {action.get('to')}")
+        elif action.get("type") == "raise_priority":
+            said.append(f"priority raised to {action.get('to')}")
+    return f"; {', '.join(said)}" if said else ""
+
+
+class ServiceDeskAlerts:
+    """Handlers of the service desk's ticket events."""
+
+    def _tell_about_ticket(
+        self, tx, event, recipients: list, title: str, body: str, ticket: dict, suffix: str = ""
+    ) -> None:
+        """One in-app notification per distinct recipient (never `system`) about the ticket, with
+        its customer's `contact_id` for an erasure to find (the body quotes the ticket's subject).
+        `suffix` keeps it apart from another handler's notice of the same event to the same person."""
+        if ticket.get("contact_id") and self._erased(tx, ticket["contact_id"]):
+            return
+        for recipient in dict.fromkeys(r for r in recipients if r and r != SYSTEM_ACTOR):
+            notification = domain.in_app(
+                recipient,
+                event.event_id,
+                title,
+                body,
+                "ticket",
+                ticket["id"],
+                event.occurred_at,
+                contact_id=ticket.get("contact_id"),
+            )
+            tx[NOTIFICATIONS].put({**notification, "id": notification["id"] + suffix})
+
+    def _tell_assignee(self, tx, event, ticket: dict, title: str, suffix: str = "") -> None:
+        assignee = ticket.get("assignee_id")
+        if not assignee or assignee == event.actor:
+            return  # who assigns a ticket to themselves needs no notice
+        due = _when(ticket.get("resolution_due_at"))
+        body = f"{ticket.get('subject')} ({ticket.get('priority')}, resolution due {due})"
+        self._tell_about_ticket(tx, event, [assignee], title, body, ticket, suffix)
+
+    def _email_customer(self, tx, event, kind: str, ticket: dict, comment: str = "") -> None:
+        """Queue the email of `kind` to the ticket's customer (the survivor of a merged contact);
+        nothing for an erased or deleted contact or one without an email address. A contact not
+        known here yet fails with OwnerUnknown, and the event is retried."""
+        contact_id = ticket.get("contact_id")
+        if not contact_id or self._erased(tx, contact_id):
+            return
+        contact = self._owner(tx, contact_id)
+        if contact.get("deleted"):
+            return
+        message = domain.customer_message(kind, ticket, contact, event.event_id, event.occurred_at, comment)
+        if message is None or tx[CUSTOMER_MESSAGES].get(message["id"]) is not None:
+            return
+        stored = tx[CUSTOMER_MESSAGES].insert(message)
+        snapshot = {name: ticket.get(name) for name in TICKET_SNAPSHOT}
+        self.emit(tx, events.MESSAGE_QUEUED, {**stored, "ticket": {**snapshot, "contact_id": contact["id"]}})
+
+    # assignment
+
+    @handle_event("service_desk", "ticket_created")
+    def on_ticket_created_for_desk(self, tx, event) -> None:
+        # NotificationsService.on_ticket_created tells the customer's owner; this one the assignee
+        # (a notification of its own: the owner may be the assignee too) and the customer.
+        ticket = event.payload
+        self._tell_assignee(tx, event, ticket, "Ticket assigned to you", suffix=":assignee")
+        self._email_customer(tx, event, "ticket_acknowledgement", ticket)
+
+    @handle_event("service_desk", "ticket_updated")
+    def on_ticket_updated(self, tx, event) -> None:
+        ticket = event.payload
+        if "assignee_id" in (ticket.get("changes") or []):
+            self._tell_assignee(tx, event, ticket, "Ticket assigned to you")
+
+    # replies
+
+    @handle_event("service_desk", "ticket_commented")
+    def on_ticket_commented(self, tx, event) -> None:
+        comment = event.payload.get("comment") or {}
+        ticket = event.payload.get("ticket") or {}
+        if comment.get("author_type") == "customer":
+            assignee = ticket.get("assignee_id")
+            body = f"{ticket.get('subject')}: {(comment.get('body') or '')[:200]}"
+            self._tell_about_ticket(tx, event, [assignee], "Customer replied on a ticket", body, ticket)
+        elif comment.get("public"):
+            self._email_customer(tx, event, "ticket_reply", ticket, comment.get("body") or "")
+
+    # SLA
+
+    @handle_event("service_desk", "ticket_sla_warning")
+    def on_ticket_sla_warning(self, tx, event) -> None:
+        ticket = event.payload
+        metric, due = _metric(ticket.get("metric")), _when(ticket.get("due_at"))
+        body = f"{ticket.get('subject')}: the {metric} target is due {due}"
+        self._tell_about_ticket(tx, event, ticket.get("recipient_ids") or [], "Ticket SLA due soon", body, ticket)
+
+    @handle_event("service_desk", "ticket_escalated")
+    def on_ticket_escalated(self, tx, event) -> None:
+        ticket = event.payload
+        if ticket.get("reason") == "warning":
+            return  # a step before the due time: its recipients were told by ticket_sla_warning
+        body = f"{ticket.get('subject')} ({ticket.get('priority')}) is past its SLA{_done(ticket.get('actions'))}"
+        self._tell_about_ticket(tx, event, ticket.get("recipient_ids") or [], "Ticket escalated", body, ticket)
+
+    # satisfaction
+
+    @handle_event("service_desk", "ticket_satisfaction_requested")
+    def on_ticket_satisfaction_requested(self, tx, event) -> None:
+        self._email_customer(tx, event, "satisfaction_survey", event.payload)
