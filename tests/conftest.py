@@ -33,6 +33,8 @@ TEST_SETTINGS = {
     "TASK_TIMER_SECONDS": "1",
     # Deals past their stage's rotting days are flagged within a second, not a minute.
     "ROTTING_POLL_SECONDS": "1",
+    # SLA breaches and escalation steps of tickets are acted on within a second, not half a minute.
+    "SLA_TIMER_SECONDS": "1",
 }
 
 

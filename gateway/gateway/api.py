@@ -94,14 +94,19 @@ RESOURCES = {
     "quotas": ("sales", "quota", "quotas", True),
     "lead-scoring-rules": ("sales", "lead_scoring_rule", "lead_scoring_rules", True),
     "tickets": ("service_desk", "ticket", "tickets", False),
+    "sla-policies": ("service_desk", "sla_policy", "sla_policies", True),
+    "business-calendars": ("service_desk", "business_calendar", "business_calendars", True),
 }
 # Customers answer `GET /<path>/<id>?as_of=<time>` with the record as it was then.
 HISTORIED = ("company", "contact")
+# The id parameter of the get / update / delete methods when it is not `<noun>_id`.
+ID_PARAMS = {"sla_policy": "policy_id", "business_calendar": "calendar_id"}
 # Customers refuse a likely duplicate (409 with `matches`) unless `POST /<path>?allow_duplicate=true`.
 DEDUPLICATED = ("company", "contact")
 
 
 def _register(path: str, service: str, noun: str, plural: str, deletable: bool) -> None:
+    key = ID_PARAMS.get(noun, f"{noun}_id")
 
     def create():
         override = {"allow_duplicate": allow_duplicate()} if noun in DEDUPLICATED else {}
@@ -113,14 +118,14 @@ def _register(path: str, service: str, noun: str, plural: str, deletable: bool) 
 
     def get(resource_id: str):
         as_of = {"as_of": request.args["as_of"]} if noun in HISTORIED and "as_of" in request.args else {}
-        return single(call(service, f"get_{noun}", **{f"{noun}_id": resource_id}, **as_of))
+        return single(call(service, f"get_{noun}", **{key: resource_id}, **as_of))
 
     def update(resource_id: str):
-        changes = {f"{noun}_id": resource_id, "data": json_body(), "expected_version": expected_version()}
+        changes = {key: resource_id, "data": json_body(), "expected_version": expected_version()}
         return single(call(service, f"update_{noun}", **changes))
 
     def delete(resource_id: str):
-        call(service, f"delete_{noun}", **{f"{noun}_id": resource_id, "expected_version": expected_version()})
+        call(service, f"delete_{noun}", **{key: resource_id, "expected_version": expected_version()})
         return Response(status=204)
 
     blueprint.add_url_rule(f"/{path}", f"create_{noun}", create, methods=["POST"])

@@ -15,7 +15,7 @@ from crm_common.logs import configure_logging, set_request_id
 from crm_common.metrics import LATENCY_BUCKETS
 from crm_common.store import DocumentStore
 
-from . import api, audit, auth, idempotency, identity_api, ops, problems, sales_api  # noqa: F401 (routes)
+from . import api, audit, auth, idempotency, identity_api, ops, problems, sales_api, service_desk_api  # noqa: F401 (routes)
 from .identity.directory import Directory
 from .identity.sessions import Authenticator
 from .identity.settings import SecuritySettings, load_security_settings

@@ -26,7 +26,7 @@ text; in / nin compare a scalar field with a list. Fields that cannot be filtere
 operators and keys starting with `$` are a 400.
 Example: {"and": [{"lifecycle_stage": {"in": ["lead", "customer"]}}, {"not": {"tags": {"contains": "vip"}}}]}"""
 
-METHODS = ("get", "post", "patch", "delete")
+METHODS = ("get", "post", "put", "patch", "delete")
 # Endpoints that hand out secrets never store their answers, so they ignore Idempotency-Key.
 IDEMPOTENCY_IGNORED = (
     "Ignored by POST /auth/token, /auth/refresh and /api-keys (their answers hold secrets and are never stored)."
@@ -118,10 +118,6 @@ LIFECYCLE_STAGES = (
     "churned",
 )
 CURRENCIES = ("CNY", "USD", "EUR", "GBP", "JPY", "HKD", "SGD")
-TICKET_KINDS = ("inquiry", "incident", "complaint", "request")
-PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("email", "phone", "chat", "web", "social", "visit")
-TICKET_STATUSES = ("new", "open", "pending", "resolved", "closed")
 TIMELINE_KINDS = ("contact", "company", "interaction", "deal", "order", "ticket", "message")
 SOURCE_CHANNELS = (
     "web",
@@ -267,18 +263,6 @@ CUSTOM_FIELD_FIELDS = dict(
 )
 # A definition's entity, key and type are fixed once records use it.
 CUSTOM_FIELD_UPDATABLE = ("label", "choices", "required", "description", "max_length")
-TICKET_FIELDS = dict(
-    subject=_text(required=True),
-    description=_text(20000, nullable=False),
-    kind={"enum": list(TICKET_KINDS)},
-    priority={"enum": list(PRIORITIES)},
-    channel={"enum": list(CHANNELS)},
-    contact_id=_text(64, required=True),
-    company_id=ID,
-    assignee_id=ID,
-    team_id=ID,
-)
-TICKET_UPDATABLE = ("subject", "description", "priority", "assignee_id", "team_id")
 USER_FIELDS = dict(
     email=EMAIL,
     name=_text(required=True),
@@ -358,9 +342,18 @@ LISTS = {
         "due_at remind_at created_at updated_at title",
     ),
     "Ticket": (
-        "kind priority status contact_id company_id assignee_id team_id contact_owner_id breached created_at",
-        "created_at updated_at",
+        "kind priority status category customer_grade channel contact_id company_id assignee_id team_id "
+        "contact_owner_id breached received_at created_at first_response_due_at resolution_due_at",
+        "created_at updated_at received_at first_response_due_at resolution_due_at",
     ),
+    "TicketComment": ("public author_type author_id created_at", "created_at", "created_at"),
+    "SlaPolicy": (
+        "name active position calendar_id created_at updated_at",
+        "position name created_at updated_at",
+        "position",
+    ),
+    "BusinessCalendar": ("name time_zone holiday_preset created_at", "name created_at", "name"),
+    "ServiceTeam": ("assignment", "id updated_at", "id"),
     "Quota": ("owner_id period currency created_at", "period owner_id created_at updated_at", "-period"),
     "LeadScoringRule": ("name category active created_at updated_at", "name created_at updated_at points", "name"),
     "User": ("email name active roles created_at", "created_at email name"),
@@ -446,6 +439,7 @@ PATH_PARAMS = {
     "id": {"name": "id", "in": "path", "required": True, "schema": S},
     "service": {"name": "service", "in": "path", "required": True, "schema": {"enum": list(DEAD_LETTER_SERVICES)}},
     "failure_id": {"name": "failure_id", "in": "path", "required": True, "schema": S},
+    "user_id": {"name": "user_id", "in": "path", "required": True, "schema": S},
 }
 
 # Responses and their headers
@@ -544,7 +538,7 @@ def _operation(
     description: str | None = None,
 ) -> tuple[str, str, dict]:
     """One operation with the API's conventions applied: path parameters answer 404, query
-    parameters 400, bodies 400/413/415/422; POST takes Idempotency-Key, PATCH and DELETE If-Match;
+    parameters 400, bodies 400/413/415/422; POST takes Idempotency-Key, PUT, PATCH and DELETE If-Match;
     everything but the public operations needs a credential (401), is rate-limited (429) and may
     meet an unavailable service or store (503)."""
     statuses = set(errors)
@@ -559,7 +553,7 @@ def _operation(
         parameters.append(_param("idempotencyKey"))
         if idempotent:
             statuses |= {400, 409, 422}
-    if method in ("patch", "delete") and if_match:
+    if method in ("put", "patch", "delete") and if_match:
         parameters.append(_param("ifMatch"))
         statuses.add(412)
     if not public:
@@ -1702,6 +1696,7 @@ def _duplicate_schemas() -> dict:
 
 def _resource_paths() -> list:
     from .openapi_sales import sales_paths  # deferred: openapi_sales builds on this module
+    from .openapi_service_desk import service_desk_paths  # deferred: likewise
 
     html_page = {"description": "HTML", "headers": (), "content": {"text/html": {"schema": S}}}
     search_query = [
@@ -1814,22 +1809,7 @@ def _resource_paths() -> list:
             },
         ),
         *sales_paths(),
-        *_collection(
-            "service desk",
-            "/tickets",
-            "Ticket",
-            "TicketInput",
-            _equals(
-                "contact_id",
-                "company_id",
-                "assignee_id",
-                "team_id",
-                status={"enum": list(TICKET_STATUSES)},
-                priority={"enum": list(PRIORITIES)},
-                breached=BOOL,
-            ),
-        ),
-        *_item("service desk", "/tickets/{id}", "Ticket", "TicketUpdate"),
+        *service_desk_paths(),
         _operation(
             "get",
             "/notifications",
@@ -1893,6 +1873,7 @@ def _resource_paths() -> list:
 
 def _schemas() -> dict:
     from .openapi_sales import sales_schemas  # deferred: openapi_sales builds on this module
+    from .openapi_service_desk import service_desk_schemas  # deferred: likewise
 
     problem = _obj(
         ["type", "title", "status", "detail"],
@@ -1904,8 +1885,9 @@ def _schemas() -> dict:
         errors={"type": "array", "items": _obj(["field", "message"], field=S, message=S)},
         matches={
             "type": "array",
-            "items": _ref("DuplicateCandidate"),
-            "description": "on a 409 for a likely duplicate: the records it matches",
+            "items": {"anyOf": [_ref("DuplicateCandidate"), {"type": "object"}]},
+            "description": "on a 409 for a likely duplicate: the records it matches (DuplicateCandidate); on "
+            "another conflict (a name or period taken, a rating given already): the records it collides with",
         },
     )
     user = _record({k: v for k, v in USER_FIELDS.items() if k != "password"}, team_ids=STRINGS)
@@ -1977,17 +1959,7 @@ def _schemas() -> dict:
             created_by=S,
         ),
         **sales_schemas(),
-        "TicketInput": _closed(["subject", "contact_id"], **TICKET_FIELDS),
-        "TicketUpdate": _closed([], **_subset(TICKET_FIELDS, TICKET_UPDATABLE), status={"enum": list(TICKET_STATUSES)}),
-        "Ticket": _record(
-            TICKET_FIELDS,
-            status={"enum": list(TICKET_STATUSES)},
-            breached=BOOL,
-            contact_owner_id={**NS, "description": "the owner of the ticket's contact"},
-            first_response_due_at=TS,
-            resolution_due_at=TS,
-            created_by=S,
-        ),
+        **service_desk_schemas(),
         "TimelineEntry": _obj(
             ["id", "kind", "occurred_at", "source", "summary", "ref"],
             id=S,

@@ -3,6 +3,7 @@
 import inspect
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from openapi_spec_validator import validate
 
 from crm_common.errors import Conflict, NotFound, ServiceUnavailable
 from crm_common.listing import API_OPERATORS
-from gateway.api import HISTORIED, RESOURCES, SERVICES_WITH_DEAD_LETTERS
+from gateway.api import HISTORIED, ID_PARAMS, RESOURCES, SERVICES_WITH_DEAD_LETTERS
 from gateway.auth import PUBLIC_ENDPOINTS
 from gateway.openapi import LISTS, METHODS, openapi_document, render
 from gateway.rpc import RemoteFailure
@@ -145,6 +146,10 @@ BODIES = [
     ("TaskUpdate", "sales.schemas", "TASK_FIELDS"),
     ("TicketInput", "service_desk.schemas", "TICKET_FIELDS"),
     ("TicketUpdate", "service_desk.schemas", "TICKET_UPDATE_FIELDS"),
+    ("TicketCommentInput", "service_desk.schemas", "COMMENT_FIELDS"),
+    ("TicketMergeRequest", "service_desk.schemas", "MERGE_FIELDS"),
+    ("SatisfactionInput", "service_desk.satisfaction", "SATISFACTION_FIELDS"),
+    ("ServiceTeamInput", "service_desk.roster", "TEAM_FIELDS"),
     ("UserInput", "gateway.identity.directory", "USER_FIELDS"),
     ("UserUpdate", "gateway.identity.directory", "USER_FIELDS"),
     ("TeamInput", "gateway.identity.directory", "TEAM_FIELDS"),
@@ -250,6 +255,10 @@ LIST_TABLES = [
     ("LeadScoringRule", "sales.lead_scoring", "RULE_FILTERABLE", "RULE_SORTABLE", "/lead-scoring-rules"),
     ("Pipeline", "sales.schemas", "PIPELINE_FILTERABLE", "PIPELINE_SORTABLE", "/pipelines"),
     ("Ticket", "service_desk.schemas", "TICKET_FILTERABLE", "TICKET_SORTABLE", "/tickets"),
+    ("TicketComment", "service_desk.schemas", "COMMENT_FILTERABLE", None, "/tickets/{id}/comments"),
+    ("SlaPolicy", "service_desk.sla_policies", "POLICY_FILTERABLE", "POLICY_SORTABLE", "/sla-policies"),
+    ("BusinessCalendar", "service_desk.calendars", "CALENDAR_FILTERABLE", "CALENDAR_SORTABLE", "/business-calendars"),
+    ("ServiceTeam", "service_desk.roster", "TEAM_FILTERABLE", "TEAM_SORTABLE", "/service-teams"),
     ("Interaction", "contacts.schemas", "INTERACTION_FILTERABLE", "INTERACTION_SORTABLE", "/interactions"),
     ("User", "gateway.identity.directory", "USER_FILTERABLE", None, "/users"),
 ]
@@ -265,6 +274,56 @@ def test_filter_and_sort_fields_match_the_services(document, item, module, filte
         sort = next(p for p in document["paths"][path]["get"]["parameters"] if p.get("name") == "sort")
         documented = re.match(r"\^-\?\(([^)]*)\)", sort["schema"]["pattern"]).group(1).split("|")
         assert set(documented) == set(_table(module, sortable))
+
+
+# Bodies the services check by hand (nested lists and objects): the document names exactly their fields.
+NESTED_BODIES = [
+    ("SlaPolicyInput", "service_desk.sla_policies", lambda m: m.POLICY_FIELDS, {"name", "targets"}),
+    ("SlaPolicyUpdate", "service_desk.sla_policies", lambda m: m.POLICY_FIELDS, set()),
+    (
+        "BusinessCalendarInput",
+        "service_desk.calendars",
+        lambda m: (*m.CALENDAR_FIELDS, *m.NESTED_FIELDS),
+        {"name", "time_zone", "working_hours"},
+    ),
+    ("BusinessCalendarUpdate", "service_desk.calendars", lambda m: (*m.CALENDAR_FIELDS, *m.NESTED_FIELDS), set()),
+]
+
+
+@pytest.mark.parametrize("schema_name,module,names,required", NESTED_BODIES, ids=[row[0] for row in NESTED_BODIES])
+def test_hand_checked_bodies_name_the_fields_the_services_accept(document, schema_name, module, names, required):
+    schema = document["components"]["schemas"][schema_name]
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(names(pytest.importorskip(module)))
+    assert set(schema["required"]) == required
+
+
+def test_service_desk_answers_and_vocabularies_match_the_service(document):
+    domain = pytest.importorskip("service_desk.domain")
+    schemas = document["components"]["schemas"]
+    held = set(domain.new_ticket({"subject": "s", "contact_id": "c1"}, "u1", datetime(2026, 1, 1, tzinfo=UTC)))
+    held |= {"version"}
+    assert sorted(held - set(schemas["Ticket"]["properties"])) == [], "held but not documented"
+    assert sorted(set(schemas["Ticket"]["required"]) - held) == [], "required but not held"
+    assert set(schemas["Ticket"]["properties"]["status"]["enum"]) == set(domain.STATUSES)
+    assert set(schemas["TicketUpdate"]["properties"]["status"]["enum"]) == set(domain.STATUSES)
+    satisfaction = pytest.importorskip("service_desk.satisfaction")
+    view = satisfaction.satisfaction_view({"id": "k1", "satisfaction": None})
+    assert set(schemas["Satisfaction"]["required"]) == set(view) == set(schemas["Satisfaction"]["properties"])
+    reporting = pytest.importorskip("service_desk.reporting")
+    params = {p["name"]: p["schema"] for p in document["paths"]["/reports/service"]["get"]["parameters"]}
+    assert set(params) == set(reporting.PARAMS)
+    assert set(params["group_by"]["enum"]) == set(reporting.GROUPINGS)
+    assert set(params["period"]["enum"]) == set(reporting.PERIODS)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    answer = reporting.service_report(reporting.parse_service_query({}, moment.date()), [], [], moment)
+    report, totals = schemas["ServiceReport"], schemas["ServiceReport"]["properties"]["totals"]
+    assert set(report["required"]) == set(answer) and set(totals["required"]) == set(answer["totals"])
+    by_status = totals["properties"]["backlog"]["properties"]["by_status"]
+    assert set(by_status["required"]) == set(answer["totals"]["backlog"]["by_status"])
+    roster = pytest.importorskip("service_desk.roster")
+    team = {"id": "t1", **roster.roster_fields({"assignment": "manual"}), "last_assigned_user_id": None}
+    assert set(schemas["ServiceTeam"]["required"]) == {*team, "version", "updated_at"}
 
 
 def test_enumerated_path_and_query_values_match_the_app(document):
@@ -302,16 +361,17 @@ def test_as_of_is_forwarded_for_customers_only(client, rpc):
 def test_the_generic_routes_call_the_services_with_their_parameter_names(path):
     """The RESOURCES table and the RPC methods it calls (`<noun>_id`, `data`, `query`, ...) agree."""
     service, noun, plural, deletable = RESOURCES[path]
+    key = ID_PARAMS.get(noun, f"{noun}_id")
     module = pytest.importorskip(f"{service}.service")
     cls = next(v for v in vars(module).values() if isinstance(v, type) and getattr(v, "name", None) == service)
     calls = {
         f"create_{noun}": {"data"},
         f"list_{plural}": {"query"},
-        f"get_{noun}": {f"{noun}_id", *(["as_of"] if noun in HISTORIED else [])},
-        f"update_{noun}": {f"{noun}_id", "data", "expected_version"},
+        f"get_{noun}": {key, *(["as_of"] if noun in HISTORIED else [])},
+        f"update_{noun}": {key, "data", "expected_version"},
     }
     if deletable:
-        calls[f"delete_{noun}"] = {f"{noun}_id", "expected_version"}
+        calls[f"delete_{noun}"] = {key, "expected_version"}
     for method, names in calls.items():
         taken = set(inspect.signature(getattr(cls, method)).parameters) - {"self"}
         assert names <= taken, f"{service}.{method}({', '.join(sorted(taken))}) is called with {sorted(names)}"

@@ -7,8 +7,9 @@ users), every DELETE, and the admin settings that change how every later write i
 behaves (custom field definitions: a generated required field would refuse every later contact;
 pool settings, reclaim rules and runs, bulk hand-over: they would move other tests' customers; the
 default pipeline's stages, sales settings, lead-scoring rules and grading runs: they would regrade,
-rescore and restage other tests' customers and deals) are left out: the rest of the suite shares
-this stack and this admin. Their own tests cover them.
+rescore and restage other tests' customers and deals; new and changed SLA policies: a generated
+active policy would take every later ticket, with its targets and its escalation ladder) are left
+out: the rest of the suite shares this stack and this admin. Their own tests cover them.
 """
 
 import os
@@ -73,6 +74,18 @@ def _known_records(api) -> tuple[dict, dict]:
     task = api.create("/tasks", {"title": f"Fuzz task {tag}", "contact_id": contact["id"]})
     quota = api.create("/quotas", {"owner_id": admin, "period": "2039-Q4", "amount": "100.00", "currency": "CNY"})
     rule = api.get("/lead-scoring-rules", params={"limit": 1}).json()["data"][0]
+    calendar = api.create(
+        "/business-calendars",
+        {"name": f"Fuzz calendar {tag}", "time_zone": "Asia/Shanghai", "working_hours": {"mon": [["09:00", "18:00"]]}},
+    )
+    targets = {
+        p: {"first_response_minutes": 60, "resolution_minutes": 600} for p in ("urgent", "high", "normal", "low")
+    }
+    # Inactive, so that no ticket of the suite takes it.
+    policy = api.create(
+        "/sla-policies",
+        {"name": f"Fuzz policy {tag}", "active": False, "targets": targets, "calendar_id": calendar["id"]},
+    )
     path_ids = {
         "companies": company["id"],
         "contacts": contact["id"],
@@ -89,6 +102,9 @@ def _known_records(api) -> tuple[dict, dict]:
         "tasks": task["id"],
         "quotas": quota["id"],
         "lead-scoring-rules": rule["id"],
+        "business-calendars": calendar["id"],
+        "sla-policies": policy["id"],
+        "service-teams": team["id"],
     }
     fields = {
         "company_id": company["id"],
@@ -146,7 +162,8 @@ fuzzed = (
     .exclude(method="PATCH", path=["/users/{id}", "/custom-fields/{id}", "/pool/settings", "/pool/rules/{id}"])
     .exclude(method="POST", path=["/custom-fields", "/pool/rules", "/pool/reclaim-runs", "/contacts/assign"])
     .exclude(method="PATCH", path=["/pipelines/{id}", "/sales-settings", "/lead-scoring-rules/{id}"])
-    .exclude(method="POST", path=["/lead-scoring-rules", "/grading-runs"])
+    .exclude(method="POST", path=["/lead-scoring-rules", "/grading-runs", "/sla-policies"])
+    .exclude(method="PATCH", path=["/sla-policies/{id}"])
     .exclude(method="DELETE")
 )
 

@@ -81,7 +81,7 @@ def org(api):
     other_ticket = api.create("/tickets", {"subject": f"{TAG} ticket other", "contact_id": records["contact_b"][1]})
     records["ticket_b"] = ("tickets", other_ticket["id"])
     assert shared and east
-    return {"users": users, "uid": uid, "records": records}
+    return {"users": users, "uid": uid, "records": records, "teams": {"east": east["id"], "care": care["id"]}}
 
 
 EVERYTHING = {
@@ -308,6 +308,75 @@ def test_sales_records_reports_and_settings_follow_roles_and_reach(org, api):
     assert users["rep_a"].get(f"/contacts/{contact_b}/lead-score").status_code == 404
     assert users["rep_a"].get(f"/contacts/{contact_a}/lead-score").status_code == 200
     assert users["rep_a"].post("/grading-runs", {}).status_code == 403
+
+
+def test_service_desk_settings_rosters_reports_and_ratings_follow_roles(org, api):
+    users, records, uid, teams = org["users"], org["records"], org["uid"], org["teams"]
+    targets = {
+        p: {"first_response_minutes": 60, "resolution_minutes": 600} for p in ("urgent", "high", "normal", "low")
+    }
+    # The policy is inactive: it takes no ticket of the suite.
+    policy = {"name": f"{TAG} policy", "active": False, "targets": targets}
+    calendar = {"name": f"{TAG} calendar", "time_zone": "Asia/Shanghai", "working_hours": {"mon": [["09:00", "18:00"]]}}
+    for path, body in (("/sla-policies", policy), ("/business-calendars", calendar)):
+        one = f"{path}/{api.create(path, body)['id']}"
+        for who in ("manager", "rep_a", "support", "viewer"):
+            client = users[who]
+            assert client.post(path, {**body, "name": f"{body['name']} {who}"}).status_code == 403, f"{who} {path}"
+            assert client.patch(one, {"name": f"{body['name']} by {who}"}).status_code == 403, f"{who} {one}"
+            assert client.delete(one).status_code == 403, f"{who} {one}"
+            assert client.get(path).status_code == 200, f"{who} {path}"
+            assert client.get(one).status_code == 200, f"{who} {one}"
+        assert api.patch(one, {"name": f"{body['name']} renamed"}).status_code == 200
+
+    # Rosters: an admin or the team's own manager sets one; the agent marks themself away.
+    east, care = f"/service-teams/{teams['east']}", f"/service-teams/{teams['care']}"
+    east_roster = {"assignment": "manual", "agents": [], "manager_ids": [uid["manager"]]}
+    care_roster = {"assignment": "round_robin", "agents": [{"user_id": uid["support"]}]}
+    assert users["manager"].request("PUT", east, json=east_roster).status_code == 200
+    for who in ("manager", "rep_a", "support", "viewer"):
+        assert users[who].request("PUT", care, json=care_roster).status_code == 403, who
+    assert api.request("PUT", care, json=care_roster).status_code == 200
+    away = f"{care}/agents/{uid['support']}/availability"
+    assert users["rep_a"].request("PUT", away, json={"available": False}).status_code == 403
+    assert users["support"].request("PUT", away, json={"available": False}).status_code == 200
+    for who in sorted(VISIBLE):
+        client = _client(org, api, who)
+        assert client.get("/service-teams", params={"limit": 200}).status_code == 200, who
+        assert client.get(care).json()["agents"] == [{"user_id": uid["support"], "available": False, "max_open": None}]
+
+    # Comments: internal notes by the sales side who sees the ticket, public replies by the desk.
+    ticket_b, ticket_c = records["ticket_b"][1], records["ticket_c"][1]
+    note = {"body": f"{TAG} note"}
+    assert users["viewer"].post(f"/tickets/{ticket_b}/comments", note).status_code == 403
+    assert users["rep_a"].post(f"/tickets/{ticket_c}/comments", note).status_code == 404
+    assert users["rep_c"].post(f"/tickets/{ticket_c}/comments", note).status_code == 201
+    assert users["rep_c"].post(f"/tickets/{ticket_c}/comments", {**note, "public": True}).status_code == 403
+    assert users["support"].post(f"/tickets/{ticket_c}/comments", {**note, "public": True}).status_code == 201
+    assert users["rep_a"].get(f"/tickets/{ticket_c}/comments").status_code == 404
+    assert len(users["support"].get(f"/tickets/{ticket_c}/comments").json()["data"]) == 2
+
+    # Satisfaction: recorded by the desk who sees the ticket, once it is resolved; read by who sees it.
+    rating = f"/tickets/{ticket_c}/satisfaction"
+    assert users["support"].post(rating, {"score": 4}).status_code == 409  # not resolved yet
+    assert users["support"].patch(f"/tickets/{ticket_c}", {"status": "resolved"}).status_code == 200
+    assert users["rep_c"].post(rating, {"score": 4}).status_code == 403
+    assert users["viewer"].post(rating, {"score": 4}).status_code == 403
+    assert users["manager"].post(rating, {"score": 4}).status_code == 404  # East's manager: not their ticket
+    assert users["support"].post(rating, {"score": 4}).status_code == 201
+    assert users["rep_c"].get(rating).json()["score"] == 4
+    assert users["viewer"].get(rating).status_code == 404
+
+    # The service report: every role, counting only the tickets in reach.
+    totals = {}
+    for who in sorted(VISIBLE):
+        report = _client(org, api, who).get("/reports/service", params={"group_by": "team"})
+        assert report.status_code == 200, f"{who}: {report.text}"
+        totals[who] = report.json()["totals"]["created"]
+        if who == "support":
+            assert {row["key"] for row in report.json()["rows"]} == {teams["care"]}
+    assert totals["rep_a"] == 0 and totals["support"] == 1 and totals["rep_c"] == 1
+    assert totals["admin"] >= 2
 
 
 def test_mass_assignment_of_server_owned_fields_is_refused(org):

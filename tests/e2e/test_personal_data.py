@@ -82,7 +82,7 @@ def test_a_person_is_exported_from_every_service_then_erased_everywhere(api):
 
     record = eventually(completed, timeout=30)
     assert all(step["status"] == "done" for step in record["services"].values())
-    assert record["services"]["service_desk"]["detail"] == {"tickets_scrubbed": 1}
+    assert record["services"]["service_desk"]["detail"] == {"tickets_scrubbed": 1, "comments_scrubbed": 0}
     assert record["requested_by"] == api.user["id"] and record["reason"] == f"GDPR request {tag}"
     assert record["completed_at"] >= record["requested_at"]
 

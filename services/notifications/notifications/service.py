@@ -195,26 +195,6 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                 )
             )
 
-    @handle_event("service_desk", "ticket_created")
-    def on_ticket_created(self, tx, event) -> None:
-        # Unlike a deal, a ticket usually comes from the customer: the owner hears of it even
-        # when they logged it themselves, so the inbox lists every open service issue.
-        ticket = event.payload
-        owner = self._owner(tx, ticket["contact_id"])
-        if owner["owner_id"]:
-            tx[NOTIFICATIONS].put(
-                domain.in_app(
-                    owner["owner_id"],
-                    event.event_id,
-                    "New ticket from your customer",
-                    f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}",
-                    "ticket",
-                    ticket["id"],
-                    event.occurred_at,
-                    contact_id=ticket["contact_id"],
-                )
-            )
-
     # personal data
 
     def _erased(self, source, contact_id: str) -> bool:

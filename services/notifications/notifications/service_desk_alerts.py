@@ -92,10 +92,25 @@ class ServiceDeskAlerts:
     # assignment
 
     @handle_event("service_desk", "ticket_created")
-    def on_ticket_created_for_desk(self, tx, event) -> None:
-        # NotificationsService.on_ticket_created tells the customer's owner; this one the assignee
-        # (a notification of its own: the owner may be the assignee too) and the customer.
+    def on_ticket_created(self, tx, event) -> None:
+        # Unlike a deal, a ticket usually comes from the customer: the owner hears of it even when
+        # they logged it themselves, so the inbox lists every open service issue. The assignee gets
+        # a notice of its own (the owner may be the assignee too), and the customer an acknowledgement.
         ticket = event.payload
+        owner = self._owner(tx, ticket["contact_id"])
+        if owner["owner_id"]:
+            tx[NOTIFICATIONS].put(
+                domain.in_app(
+                    owner["owner_id"],
+                    event.event_id,
+                    "New ticket from your customer",
+                    f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}",
+                    "ticket",
+                    ticket["id"],
+                    event.occurred_at,
+                    contact_id=ticket["contact_id"],
+                )
+            )
         self._tell_assignee(tx, event, ticket, "Ticket assigned to you", suffix=":assignee")
         self._email_customer(tx, event, "ticket_acknowledgement", ticket)
 

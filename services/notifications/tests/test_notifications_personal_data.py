@@ -45,8 +45,7 @@ def told(store: DocumentStore) -> DocumentStore:
     deal = {"id": "d1", "title": "ERP rollout", "contact_id": "c1"}
     handle(store, "on_deal_created", "sales", "deal_created", deal)
     ticket = {"id": "tk1", "subject": "Cannot log in", "priority": "high", "contact_id": "c1"}
-    handle(store, "on_ticket_created", "service_desk", "ticket_created", ticket)
-    handle(store, "on_ticket_created_for_desk", "service_desk", "ticket_created", ticket)  # the acknowledgement
+    handle(store, "on_ticket_created", "service_desk", "ticket_created", ticket)  # the owner, the acknowledgement
     return store
 
 
@@ -101,8 +100,7 @@ def test_late_events_about_an_erased_contact_bring_nothing_back(told: DocumentSt
     handle(told, "on_contact_assigned", "contacts", "contact_assigned", {**CONTACT, "version": 2})
     handle(told, "on_deal_created", "sales", "deal_created", {"id": "d2", "title": "Late", "contact_id": "c1"})
     ticket = {"id": "tk2", "subject": "Late", "priority": "low", "contact_id": "c1"}
-    handle(told, "on_ticket_created", "service_desk", "ticket_created", ticket)
-    handle(told, "on_ticket_created_for_desk", "service_desk", "ticket_created", {**ticket, "assignee_id": "s1"})
+    handle(told, "on_ticket_created", "service_desk", "ticket_created", {**ticket, "assignee_id": "s1"})
 
     assert told[NOTIFICATIONS].count() == count
     assert told[CUSTOMER_MESSAGES].count() == 1  # the one scrubbed

@@ -76,8 +76,8 @@ def queued_events(store: DocumentStore) -> list[dict]:
 
 
 def test_a_new_ticket_is_told_to_its_assignee_and_acknowledged_to_the_customer(known: DocumentStore) -> None:
-    body = deliver(known, "on_ticket_created_for_desk", "ticket_created", TICKET, actor="a1")
-    worker_factory(NotificationsService, store=known, caller=SYSTEM).on_ticket_created_for_desk(body)  # redelivered
+    body = deliver(known, "on_ticket_created", "ticket_created", TICKET, actor="a1")
+    worker_factory(NotificationsService, store=known, caller=SYSTEM).on_ticket_created(body)  # redelivered
     assert inbox(known, "s1") == [
         ("Ticket assigned to you", "Printer jams (high, resolution due 2026-11-24 09:00 UTC)")
     ]
@@ -111,14 +111,13 @@ def test_a_new_ticket_is_told_to_its_assignee_and_acknowledged_to_the_customer(k
 
 def test_the_owner_who_is_also_the_assignee_gets_both_notices(known: DocumentStore) -> None:
     ticket = {**TICKET, "assignee_id": "u1"}
-    body = deliver(known, "on_ticket_created", "ticket_created", ticket, actor="a1")
-    worker_factory(NotificationsService, store=known, caller=SYSTEM).on_ticket_created_for_desk(body)
+    deliver(known, "on_ticket_created", "ticket_created", ticket, actor="a1")
     titles = sorted(title for title, _ in inbox(known, "u1"))
     assert titles == ["New ticket from your customer", "Ticket assigned to you"]
 
 
 def test_a_ticket_one_takes_oneself_is_told_to_nobody(known: DocumentStore) -> None:
-    deliver(known, "on_ticket_created_for_desk", "ticket_created", TICKET, actor="s1")
+    deliver(known, "on_ticket_created", "ticket_created", TICKET, actor="s1")
     deliver(known, "on_ticket_updated", "ticket_updated", {**TICKET, "changes": ["assignee_id"]}, actor="s1")
     assert inbox(known, "s1") == []
 
@@ -241,21 +240,21 @@ def test_the_address_follows_the_contacts_updates(known: DocumentStore) -> None:
 
 def test_a_customer_without_an_email_address_gets_no_message(store: DocumentStore) -> None:
     deliver(store, "on_contact_created", "contact_created", {**CONTACT, "email": None})
-    deliver(store, "on_ticket_created_for_desk", "ticket_created", TICKET, actor="a1")
+    deliver(store, "on_ticket_created", "ticket_created", TICKET, actor="a1")
     assert messages(store) == [] and queued_events(store) == []
     assert [title for title, _ in inbox(store, "s1")] == ["Ticket assigned to you"]
 
 
 def test_a_customer_not_known_yet_is_retried(store: DocumentStore) -> None:
     with pytest.raises(domain.OwnerUnknown):
-        deliver(store, "on_ticket_created_for_desk", "ticket_created", TICKET, actor="a1")
+        deliver(store, "on_ticket_created", "ticket_created", TICKET, actor="a1")
     assert messages(store) == [] and store[NOTIFICATIONS].count() == 0  # nothing half-written
 
 
 def test_an_erased_customer_gets_no_message_and_nobody_is_told(known: DocumentStore) -> None:
     deliver(known, "on_contact_erased", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
     count = known[NOTIFICATIONS].count()
-    deliver(known, "on_ticket_created_for_desk", "ticket_created", TICKET, actor="a1")
+    deliver(known, "on_ticket_created", "ticket_created", TICKET, actor="a1")
     escalated = {**TICKET, "reason": "breach", "actions": [], "recipient_ids": ["s1"]}
     deliver(known, "on_ticket_escalated", "ticket_escalated", escalated)
     assert messages(known) == [] and known[NOTIFICATIONS].count() == count
