@@ -99,14 +99,12 @@ RESOURCES = {
 }
 # Customers answer `GET /<path>/<id>?as_of=<time>` with the record as it was then.
 HISTORIED = ("company", "contact")
-# The id parameter of the get / update / delete methods when it is not `<noun>_id`.
-ID_PARAMS = {"sla_policy": "policy_id", "business_calendar": "calendar_id"}
 # Customers refuse a likely duplicate (409 with `matches`) unless `POST /<path>?allow_duplicate=true`.
 DEDUPLICATED = ("company", "contact")
 
 
 def _register(path: str, service: str, noun: str, plural: str, deletable: bool) -> None:
-    key = ID_PARAMS.get(noun, f"{noun}_id")
+    key = f"{noun}_id"
 
     def create():
         override = {"allow_duplicate": allow_duplicate()} if noun in DEDUPLICATED else {}

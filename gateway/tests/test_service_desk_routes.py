@@ -162,7 +162,10 @@ def test_the_service_report_passes_its_parameters_once_each(client, rpc):
 
 @pytest.mark.parametrize(
     "path,noun,key",
-    [("sla-policies", "sla_policy", "policy_id"), ("business-calendars", "business_calendar", "calendar_id")],
+    [
+        ("sla-policies", "sla_policy", "sla_policy_id"),
+        ("business-calendars", "business_calendar", "business_calendar_id"),
+    ],
 )
 def test_policies_and_calendars_are_generic_resources(client, rpc, path, noun, key):
     rpc.answers[("service_desk", f"create_{noun}")] = {"id": "x1", "version": 1}

@@ -171,9 +171,9 @@ class CalendarsRpc:
                 raise Conflict(f"a business calendar named {doc['name']!r} exists") from None
 
     @rpc
-    def get_business_calendar(self, calendar_id: str) -> dict:
+    def get_business_calendar(self, business_calendar_id: str) -> dict:
         require_role(self.caller, ROLES, "read business calendars")
-        return self._existing_calendar(self.store, calendar_id)
+        return self._existing_calendar(self.store, business_calendar_id)
 
     @rpc
     def list_business_calendars(self, query: dict | None = None) -> dict:
@@ -185,7 +185,9 @@ class CalendarsRpc:
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     @rpc
-    def update_business_calendar(self, calendar_id: str, data: dict, expected_version: int | None = None) -> dict:
+    def update_business_calendar(
+        self, business_calendar_id: str, data: dict, expected_version: int | None = None
+    ) -> dict:
         """A partial change: each given field replaces the stored one whole (`working_hours` is the
         whole week). Unchanged (no new version) when nothing really changes. The tickets still
         worked on whose SLA counts in this calendar are due for the SLA timer at once (their
@@ -193,21 +195,21 @@ class CalendarsRpc:
         running clocks in the new hours, holidays and make-up days."""
         require_role(self.caller, (ADMIN,), "change business calendars")
         with self.store.transaction() as tx:
-            current = self._existing_calendar(tx, calendar_id)
+            current = self._existing_calendar(tx, business_calendar_id)
             if expected_version is not None and current["version"] != expected_version:
-                raise PreconditionFailed(f"business calendar {calendar_id} is at version {current['version']}")
+                raise PreconditionFailed(f"business calendar {business_calendar_id} is at version {current['version']}")
             fields = checked_calendar(data, current)
             if all(current.get(name) == value for name, value in fields.items()):
                 return current
             if fields["name"] != current["name"]:
-                self._refuse_taken_name(tx, fields["name"], calendar_id)
+                self._refuse_taken_name(tx, fields["name"], business_calendar_id)
             now = stamp(self._now())
             updated = {**current, **fields, "updated_at": now}
             try:
                 stored = tx[BUSINESS_CALENDARS].replace(updated, current["version"])
             except Conflict:  # the same name, written meanwhile
                 raise Conflict(f"a business calendar named {fields['name']!r} exists") from None
-            self._recheck_tickets_in(tx, calendar_id, now)
+            self._recheck_tickets_in(tx, business_calendar_id, now)
             return stored
 
     def _recheck_tickets_in(self, tx, calendar_id: str, now: str) -> None:
@@ -219,18 +221,18 @@ class CalendarsRpc:
                 tx[TICKETS].replace({**ticket, "sla_next_check_at": now}, ticket["version"])
 
     @rpc
-    def delete_business_calendar(self, calendar_id: str, expected_version: int | None = None) -> None:
+    def delete_business_calendar(self, business_calendar_id: str, expected_version: int | None = None) -> None:
         require_role(self.caller, (ADMIN,), "delete business calendars")
         with self.store.transaction() as tx:
-            current = self._existing_calendar(tx, calendar_id)
+            current = self._existing_calendar(tx, business_calendar_id)
             if expected_version is not None and current["version"] != expected_version:
-                raise PreconditionFailed(f"business calendar {calendar_id} is at version {current['version']}")
-            users = tx[SLA_POLICIES].find({"calendar_id": calendar_id}, [("position", 1)], 5).items
+                raise PreconditionFailed(f"business calendar {business_calendar_id} is at version {current['version']}")
+            users = tx[SLA_POLICIES].find({"calendar_id": business_calendar_id}, [("position", 1)], 5).items
             if users:
                 names = ", ".join(p.get("name", p["id"]) for p in users)
                 raise Conflict(
                     f"business calendar {current['name']!r} is used by SLA policies ({names}) and cannot be deleted",
                     [{"id": p["id"], "name": p.get("name")} for p in users],
                 )
-            if not tx[BUSINESS_CALENDARS].delete(calendar_id, expected_version):
-                raise NotFound(f"business calendar {calendar_id} not found")
+            if not tx[BUSINESS_CALENDARS].delete(business_calendar_id, expected_version):
+                raise NotFound(f"business calendar {business_calendar_id} not found")

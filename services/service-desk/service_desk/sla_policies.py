@@ -328,9 +328,9 @@ class SlaRpc:
                 raise Conflict(f"an SLA policy named {policy['name']!r} exists already") from None
 
     @rpc
-    def get_sla_policy(self, policy_id: str) -> dict:
+    def get_sla_policy(self, sla_policy_id: str) -> dict:
         require_role(self.caller, POLICY_READERS, "read SLA policies")
-        return self._policy(self.store, policy_id)
+        return self._policy(self.store, sla_policy_id)
 
     @rpc
     def list_sla_policies(self, query: dict) -> dict:
@@ -347,7 +347,7 @@ class SlaRpc:
         return {"data": page.items, "next_cursor": page.next_cursor}
 
     @rpc
-    def update_sla_policy(self, policy_id: str, data: dict, expected_version: int | None = None) -> dict:
+    def update_sla_policy(self, sla_policy_id: str, data: dict, expected_version: int | None = None) -> dict:
         """A partial change (each given field replaced whole; `targets` gives all four priorities).
         Tickets already matched keep their snapshot until they are matched again."""
         require_role(self.caller, (ADMIN,), "change SLA policies")
@@ -355,9 +355,9 @@ class SlaRpc:
         if not isinstance(data, dict):
             _refuse(refused)
         with self.store.transaction() as tx:
-            current = self._policy(tx, policy_id)
+            current = self._policy(tx, sla_policy_id)
             if expected_version is not None and current["version"] != expected_version:
-                raise PreconditionFailed(f"SLA policy {policy_id} is at version {current['version']}")
+                raise PreconditionFailed(f"SLA policy {sla_policy_id} is at version {current['version']}")
             updated = {**current, **_known(data)}
             _refuse(refused + policy_problems(updated))
             updated = _normalised(updated)
@@ -371,11 +371,11 @@ class SlaRpc:
                 raise Conflict(f"an SLA policy named {updated['name']!r} exists already") from None
 
     @rpc
-    def delete_sla_policy(self, policy_id: str, expected_version: int | None = None) -> None:
+    def delete_sla_policy(self, sla_policy_id: str, expected_version: int | None = None) -> None:
         """Tickets matched to it keep their snapshot (and its name) until matched again."""
         require_role(self.caller, (ADMIN,), "change SLA policies")
         with self.store.transaction() as tx:
-            current = self._policy(tx, policy_id)
+            current = self._policy(tx, sla_policy_id)
             if expected_version is not None and current["version"] != expected_version:
-                raise PreconditionFailed(f"SLA policy {policy_id} is at version {current['version']}")
-            tx[SLA_POLICIES].delete(policy_id, current["version"])
+                raise PreconditionFailed(f"SLA policy {sla_policy_id} is at version {current['version']}")
+            tx[SLA_POLICIES].delete(sla_policy_id, current["version"])
