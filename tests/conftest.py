@@ -1,9 +1,15 @@
-"""Cross-service fixtures: the whole platform on a real RabbitMQ, in a vhost of its own."""
+"""Cross-service fixtures: the whole platform on a real RabbitMQ, in a vhost of its own, sending its
+email to a real SMTP server on loopback."""
 
 import os
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import pytest
 import requests
+from aiosmtpd.controller import Controller
 
 from crm_common.config import DEFAULT_AMQP_URI
 from crm_common.devstack import Stack, free_port_offset
@@ -35,7 +41,44 @@ TEST_SETTINGS = {
     "ROTTING_POLL_SECONDS": "1",
     # SLA breaches and escalation steps of tickets are acted on within a second, not half a minute.
     "SLA_TIMER_SECONDS": "1",
+    # Notifications: queued messages go out within a second; a failing receiver is retried after 1 s, 2 s.
+    "DELIVERY_TIMER_SECONDS": "1",
+    "DELIVERY_RETRY_BASE_SECONDS": "1",
+    "DELIVERY_RETRY_MAX_SECONDS": "2",
+    "DELIVERY_SEND_TIMEOUT_SECONDS": "3",
+    "CAMPAIGN_TIMER_SECONDS": "1",
+    "SMTP_FROM": "crm@e2e.test",
+    "NOTIFICATIONS_UNSUBSCRIBE_SECRET": "e2e-unsubscribe-secret-that-is-long-enough-0123",
 }
+
+
+@dataclass
+class Mailbox:
+    """What the suite's SMTP server accepted: (envelope recipients, parsed message) each."""
+
+    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK: queued"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for recipients, message in list(self.received) if address in recipients]
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    """A real SMTP server on a free loopback port (aiosmtpd): the platform's SMTP_URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", box
+    finally:
+        controller.stop()
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +88,15 @@ def amqp_uri():
 
 
 @pytest.fixture(scope="session")
-def stack(amqp_uri, tmp_path_factory):
+def stack(amqp_uri, tmp_path_factory, mailbox):
     platform = Stack(
         str(tmp_path_factory.mktemp("platform")),
         amqp_uri,
         port_offset=free_port_offset(TEST_PORT_OFFSET),
-        extra_env=TEST_SETTINGS,
+        extra_env={**TEST_SETTINGS, "SMTP_URL": mailbox[0]},
     )
+    # Unsubscribe links in the messages point at this gateway.
+    platform.extra_env["CRM_PUBLIC_URL"] = platform.gateway_url
     try:
         platform.up()
         yield platform

@@ -96,6 +96,9 @@ RESOURCES = {
     "tickets": ("service_desk", "ticket", "tickets", False),
     "sla-policies": ("service_desk", "sla_policy", "sla_policies", True),
     "business-calendars": ("service_desk", "business_calendar", "business_calendars", True),
+    "notification-templates": ("notifications", "notification_template", "notification_templates", True),
+    "webhooks": ("notifications", "webhook", "webhooks", True),
+    "campaigns": ("notifications", "campaign", "campaigns", True),
 }
 # Customers answer `GET /<path>/<id>?as_of=<time>` with the record as it was then.
 HISTORIED = ("company", "contact")

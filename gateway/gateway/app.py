@@ -15,7 +15,19 @@ from crm_common.logs import configure_logging, set_request_id
 from crm_common.metrics import LATENCY_BUCKETS
 from crm_common.store import DocumentStore
 
-from . import api, audit, auth, idempotency, identity_api, ops, problems, sales_api, service_desk_api  # noqa: F401 (routes)
+from . import (  # noqa: F401 (routes)
+    api,
+    audit,
+    auth,
+    event_stream,
+    idempotency,
+    identity_api,
+    notifications_api,
+    ops,
+    problems,
+    sales_api,
+    service_desk_api,
+)
 from .identity.directory import Directory
 from .identity.sessions import Authenticator
 from .identity.settings import SecuritySettings, load_security_settings

@@ -14,8 +14,13 @@ from .identity.sessions import Authenticator
 from .ratelimit import ANONYMOUS, RateLimiter
 
 # Endpoints reachable without a credential; everything else under /api/v1 needs one.
-PUBLIC_ENDPOINTS = frozenset({"identity.issue_token", "identity.refresh_token", "api.openapi", "api.docs"})
+# The unsubscribe link of a message carries its own signed token instead.
+PUBLIC_ENDPOINTS = frozenset(
+    {"identity.issue_token", "identity.refresh_token", "api.openapi", "api.docs", "api.unsubscribe"}
+)
 SIGN_IN_ENDPOINTS = ("identity.issue_token", "identity.refresh_token")
+# Public endpoints that reach a store or a service spend from the client address's `anonymous` bucket.
+ADDRESS_LIMITED_ENDPOINTS = (*SIGN_IN_ENDPOINTS, "api.unsubscribe")
 API_BLUEPRINTS = ("api", "identity")
 
 
@@ -33,7 +38,7 @@ def _authenticate() -> None:
         return  # operations endpoints, and unknown paths (404/405 need no credential)
     limiter: RateLimiter = current_app.extensions["rate_limiter"]
     if request.endpoint in PUBLIC_ENDPOINTS:
-        if request.endpoint in SIGN_IN_ENDPOINTS:
+        if request.endpoint in ADDRESS_LIMITED_ENDPOINTS:
             _spend(limiter, f"ip:{request.remote_addr}", limiter.limit_for((ANONYMOUS,)))
         return
     authenticator: Authenticator = current_app.extensions["authenticator"]

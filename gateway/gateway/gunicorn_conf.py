@@ -19,3 +19,11 @@ def on_starting(server) -> None:
 
 def child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    # Each live event stream holds one of the gthread worker's threads: gateway.event_stream never
+    # lets streams take more than half of them (see its module docstring).
+    from gateway import event_stream
+
+    event_stream.worker_threads = worker.cfg.threads

@@ -359,6 +359,17 @@ LISTS = {
     "User": ("email name active roles created_at", "created_at email name"),
     "Team": ("name member_ids manager_ids", "created_at name", "name"),
     "ApiKey": ("user_id role revoked_at", "created_at name"),
+    "NotificationTemplate": (
+        "key channel language created_at updated_at",
+        "key channel language created_at updated_at",
+        "key",
+    ),
+    "Webhook": ("active url event_types created_by", "created_at updated_at url"),
+    "Delivery": (
+        "channel status kind contact_id subscription_id campaign_id recipient_user_id event_id order_key",
+        "created_at updated_at next_attempt_at sent_at",
+    ),
+    "Campaign": ("name kind holiday channel segment_id active created_at", "name created_at updated_at"),
 }
 
 
@@ -440,6 +451,7 @@ PATH_PARAMS = {
     "service": {"name": "service", "in": "path", "required": True, "schema": {"enum": list(DEAD_LETTER_SERVICES)}},
     "failure_id": {"name": "failure_id", "in": "path", "required": True, "schema": S},
     "user_id": {"name": "user_id", "in": "path", "required": True, "schema": S},
+    "delivery_id": {"name": "delivery_id", "in": "path", "required": True, "schema": S},
 }
 
 # Responses and their headers
@@ -1695,7 +1707,8 @@ def _duplicate_schemas() -> dict:
 
 
 def _resource_paths() -> list:
-    from .openapi_sales import sales_paths  # deferred: openapi_sales builds on this module
+    from .openapi_notifications import notifications_paths  # deferred: openapi_notifications builds on this module
+    from .openapi_sales import sales_paths  # deferred: likewise
     from .openapi_service_desk import service_desk_paths  # deferred: likewise
 
     html_page = {"description": "HTML", "headers": (), "content": {"text/html": {"schema": S}}}
@@ -1705,7 +1718,6 @@ def _resource_paths() -> list:
         _param("limit"),
         _param("cursor"),
     ]
-    inbox_query = [_param("limit"), _param("cursor"), _query("unread", BOOL, "Only unread notifications")]
     return [
         *_deduplicated(
             _collection("companies", "/companies", "Company", "CompanyInput", _equals("owner_id", "industry", "name"))
@@ -1810,14 +1822,7 @@ def _resource_paths() -> list:
         ),
         *sales_paths(),
         *service_desk_paths(),
-        _operation(
-            "get",
-            "/notifications",
-            "notifications",
-            "The caller's in-app inbox, newest first",
-            {200: _json(_page("Notification"))},
-            query=inbox_query,
-        ),
+        *notifications_paths(),
         _operation(
             "get",
             "/search",
@@ -1872,7 +1877,8 @@ def _resource_paths() -> list:
 
 
 def _schemas() -> dict:
-    from .openapi_sales import sales_schemas  # deferred: openapi_sales builds on this module
+    from .openapi_notifications import notifications_schemas  # deferred: openapi_notifications builds on this module
+    from .openapi_sales import sales_schemas  # deferred: likewise
     from .openapi_service_desk import service_desk_schemas  # deferred: likewise
 
     problem = _obj(
@@ -1969,17 +1975,7 @@ def _schemas() -> dict:
             summary=S,
             ref=REF,
         ),
-        "Notification": _obj(
-            ["id", "title", "read", "created_at"],
-            id=S,
-            recipient_id=S,
-            channel=S,
-            title=S,
-            body=S,
-            read=BOOL,
-            created_at=TS,
-            ref=REF,
-        ),
+        **notifications_schemas(),
         "SearchResponse": _obj(
             ["data", "facets", "total", "next_cursor"],
             data={

@@ -12,6 +12,7 @@ SERVICE_CLASSES = {
     "contacts": "contacts.service:ContactsService",
     "sales": "sales.service:SalesService",
     "service_desk": "service_desk.service:ServiceDeskService",
+    "notifications": "notifications.service:NotificationsService",
 }
 
 

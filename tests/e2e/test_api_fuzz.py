@@ -8,8 +8,11 @@ behaves (custom field definitions: a generated required field would refuse every
 pool settings, reclaim rules and runs, bulk hand-over: they would move other tests' customers; the
 default pipeline's stages, sales settings, lead-scoring rules and grading runs: they would regrade,
 rescore and restage other tests' customers and deals; new and changed SLA policies: a generated
-active policy would take every later ticket, with its targets and its escalation ladder) are left
-out: the rest of the suite shares this stack and this admin. Their own tests cover them.
+active policy would take every later ticket, with its targets and its escalation ladder; new and
+changed notification templates, webhooks and campaigns: they would change the messages other tests
+read, post to generated URLs, and greet other tests' segments) are left out: the rest of the suite
+shares this stack and this admin. Their own tests cover them. So is the live event stream, which
+stays open for minutes by design (its own test reads it).
 """
 
 import os
@@ -86,6 +89,17 @@ def _known_records(api) -> tuple[dict, dict]:
         "/sla-policies",
         {"name": f"Fuzz policy {tag}", "active": False, "targets": targets, "calendar_id": calendar["id"]},
     )
+    template = api.create(
+        "/notification-templates",
+        {"key": "greeting_anniversary", "channel": "sms", "language": "en", "body": f"Fuzz {tag} {{{{ years }}}}"},
+    )
+    # Inactive, to a closed port: it never sends anything.
+    webhook = api.create(
+        "/webhooks", {"url": "http://127.0.0.1:9/fuzz", "event_types": ["sales.deal_created"], "active": False}
+    )
+    campaign = api.create(
+        "/campaigns", {"name": f"Fuzz campaign {tag}", "kind": "birthday", "segment_id": segment["id"], "active": False}
+    )
     path_ids = {
         "companies": company["id"],
         "contacts": contact["id"],
@@ -105,6 +119,9 @@ def _known_records(api) -> tuple[dict, dict]:
         "business-calendars": calendar["id"],
         "sla-policies": policy["id"],
         "service-teams": team["id"],
+        "notification-templates": template["id"],
+        "webhooks": webhook["id"],
+        "campaigns": campaign["id"],
     }
     fields = {
         "company_id": company["id"],
@@ -164,6 +181,9 @@ fuzzed = (
     .exclude(method="PATCH", path=["/pipelines/{id}", "/sales-settings", "/lead-scoring-rules/{id}"])
     .exclude(method="POST", path=["/lead-scoring-rules", "/grading-runs", "/sla-policies"])
     .exclude(method="PATCH", path=["/sla-policies/{id}"])
+    .exclude(method="POST", path=["/notification-templates", "/webhooks", "/campaigns"])
+    .exclude(method="PATCH", path=["/notification-templates/{id}", "/webhooks/{id}", "/campaigns/{id}"])
+    .exclude(method="GET", path=["/events/stream"])
     .exclude(method="DELETE")
 )
 

@@ -408,3 +408,66 @@ def test_ten_thousand_guessed_ids_of_another_reps_records_all_give_404(org):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(status, guesses))
     assert len(statuses) == 10_000 and set(statuses) == {404}
+
+
+def test_notifications_routes_follow_roles(org, api):
+    """Templates: admins write, managers read and preview; webhooks and the delivery log: admins only;
+    campaigns: admins and managers; the inbox: every user, their own notifications only."""
+    users = org["users"]
+    others = ("manager", "rep_a", "support", "viewer")
+    template = {"key": "greeting_anniversary", "channel": "sms", "language": "zh-CN", "body": f"{TAG} {{{{ years }}}}"}
+    one = f"/notification-templates/{api.create('/notification-templates', template)['id']}"
+    preview = {"key": "greeting_anniversary", "channel": "sms", "language": "en"}
+    for who in others:
+        client = users[who]
+        reads = 200 if who == "manager" else 403
+        for path in ("/notification-templates", one, "/notification-templates/catalog"):
+            assert client.get(path).status_code == reads, f"{who} {path}"
+        assert client.post("/notification-templates/preview", preview).status_code == reads, who
+        assert client.post("/notification-templates", {**template, "language": "en"}).status_code == 403, who
+        assert client.patch(one, {"body": "x"}).status_code == 403, who
+        assert client.delete(one).status_code == 403, who
+    assert api.delete(one).status_code == 204
+
+    # An inactive subscription to a closed port: nothing is ever sent.
+    hook = {"url": "http://127.0.0.1:9/matrix", "event_types": ["sales.task_created"], "active": False}
+    webhook = f"/webhooks/{api.create('/webhooks', hook)['id']}"
+    for who in others:
+        client = users[who]
+        for path in ("/webhooks", webhook, f"{webhook}/deliveries", "/deliveries", "/deliveries/d-unknown"):
+            assert client.get(path).status_code == 403, f"{who} {path}"
+        assert client.post("/webhooks", hook).status_code == 403, who
+        assert client.patch(webhook, {"description": "x"}).status_code == 403, who
+        assert client.delete(webhook).status_code == 403, who
+        assert client.post(f"{webhook}/deliveries/d-unknown/replay").status_code == 403, who
+        assert client.post("/deliveries/d-unknown/replay").status_code == 403, who
+    assert api.get(f"{webhook}/deliveries").status_code == 200
+    assert api.get("/deliveries", params={"limit": 1}).status_code == 200
+    assert api.delete(webhook).status_code == 204
+
+    segment = api.create("/segments", {"name": f"{TAG} greetings", "entity": "contact", "filter": {"tags": TAG}})
+    campaign = {"name": f"{TAG} birthdays", "kind": "birthday", "segment_id": segment["id"], "active": False}
+    by_manager = users["manager"].create("/campaigns", campaign)
+    path = f"/campaigns/{by_manager['id']}"
+    assert users["manager"].patch(path, {"name": f"{TAG} birthdays!"}).status_code == 200
+    for who in ("rep_a", "support", "viewer"):
+        client = users[who]
+        assert client.get("/campaigns").status_code == 403, who
+        assert client.get(path).status_code == 403, who
+        assert client.post("/campaigns", campaign).status_code == 403, who
+        assert client.patch(path, {"name": "x"}).status_code == 403, who
+        assert client.delete(path).status_code == 403, who
+    assert api.get(path).status_code == 200
+    assert users["manager"].delete(path).status_code == 204
+
+    # Rep A was given customers when the matrix was built: those notices are theirs alone.
+    inbox = eventually(lambda: users["rep_a"].get("/notifications", params={"limit": 200}).json()["data"])
+    assert {n["recipient_id"] for n in inbox} == {org["uid"]["rep_a"]}
+    mine = inbox[0]["id"]
+    for who in ("rep_b", "manager", "viewer"):
+        assert users[who].post(f"/notifications/{mine}/read").status_code == 404, who
+        assert all(n["id"] != mine for n in users[who].get("/notifications", params={"limit": 200}).json()["data"])
+    marked = users["rep_a"].post(f"/notifications/{mine}/read")
+    assert marked.status_code == 200 and marked.json()["read"] is True
+    assert users["rep_a"].post("/notifications/read-all").status_code == 200
+    assert users["rep_a"].get("/notifications").json()["unread_count"] == 0

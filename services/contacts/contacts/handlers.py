@@ -8,6 +8,9 @@ from . import domain, schemas
 from .customers import SUBJECTS
 from .store import DEAL_LINKS, MERGES, REF_ACCESS, SALES_MARKS, SERVICE_LINKS, TIMELINE
 
+# How the timeline names the channel a message went out on (notifications' message_sent).
+MESSAGE_CHANNELS = {"email": "Email", "sms": "SMS"}
+
 
 class ProjectionHandlers:
     """Event handlers of ContactsService (a mixin)."""
@@ -283,7 +286,8 @@ class ProjectionHandlers:
         """An email to the customer about a ticket, queued: on the timeline with the ticket's access
         (who sees the ticket sees it); another kind of message with the customer's."""
         message = event.payload
-        summary = f"Email to the customer queued: {message.get('subject') or ''}".rstrip(": ")
+        channel = MESSAGE_CHANNELS.get(message.get("channel") or "email", "Message")
+        summary = f"{channel} to the customer queued: {message.get('subject') or ''}".rstrip(": ")
         ticket = message.get("ticket")
         if isinstance(ticket, dict) and ticket.get("id"):
             record = {**ticket, "contact_id": message.get("contact_id") or ticket.get("contact_id")}
@@ -293,7 +297,15 @@ class ProjectionHandlers:
 
     @handle_event("notifications", "message_sent")
     def on_message_sent(self, tx, event) -> None:
+        """A message to the customer went out: about a ticket, with the ticket's access (as
+        message_queued); any other with the customer's."""
         message = event.payload
         subject = f": {message['subject']}" if message.get("subject") else ""
-        summary = f"{message['channel'].capitalize()} sent{subject}"
-        self._project(tx, event, "message", "message", summary, None)
+        channel = MESSAGE_CHANNELS.get(message.get("channel") or "", "Message")
+        summary = f"{channel} sent{subject}"
+        ticket = message.get("ticket")
+        if isinstance(ticket, dict) and ticket.get("id"):
+            record = {**ticket, "contact_id": message.get("contact_id") or ticket.get("contact_id")}
+            self._project(tx, event, "message", "ticket", summary, domain.ticket_access(ticket), record=record)
+        else:
+            self._project(tx, event, "message", "message", summary, None)

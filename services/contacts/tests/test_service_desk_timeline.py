@@ -151,6 +151,34 @@ def test_a_message_without_a_ticket_is_seen_by_who_sees_the_customer(store: Docu
     )
 
 
+def test_a_sent_email_about_a_hidden_ticket_is_hidden_like_its_queued_line(store: DocumentStore, contact: dict) -> None:
+    hidden = ticket_of(contact, contact_owner_id=None)  # the service team's only
+    sent = {
+        "id": "d1",
+        "contact_id": contact["id"],
+        "company_id": None,
+        "channel": "email",
+        "subject": "Re: Printer jams [#tk1]",
+        "kind": "ticket_reply",
+        "ref": {"type": "ticket", "id": "tk1"},
+        "provider_id": "<d1.0@example.test>",
+        "sent_at": "2030-01-02T09:00:00.000000Z",
+        "ticket": {k: hidden[k] for k in ("id", "version", "contact_id", "company_id", "team_id", "assignee_id")}
+        | {"contact_owner_id": None},
+    }
+    deliver(store, "notifications", "message_sent", sent)
+    assert not [e for e in timeline(store, REP, contact["id"]) if e[0] == "message"]
+    assert ("message", "Email sent: Re: Printer jams [#tk1]", {"type": "ticket", "id": "tk1"}) in timeline(
+        store, AGENT, contact["id"]
+    )
+
+
+def test_a_sent_sms_greeting_is_seen_by_who_sees_the_customer(store: DocumentStore, contact: dict) -> None:
+    sent = {"id": "d2", "contact_id": contact["id"], "channel": "sms", "subject": None, "ticket": None}
+    deliver(store, "notifications", "message_sent", sent)
+    assert ("message", "SMS sent", {"type": "message", "id": "d2"}) in timeline(store, REP, contact["id"])
+
+
 def test_the_sla_and_satisfaction_lines_read_the_service_desks_payload_names(
     store: DocumentStore, contact: dict
 ) -> None:

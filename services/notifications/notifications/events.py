@@ -10,14 +10,35 @@ ticket_escalated / ticket_satisfaction_requested (the assignee, the
 escalation's recipients, and emails queued for the customer; see service_desk_alerts.py).
 """
 
-# An email to a customer was queued (the email channel, issue 7, sends it). Payload: the message
-# {id, contact_id, channel: "email", to, subject, body, status: "queued", kind, language, ref,
-# event_id, created_at} plus `ticket`: {id, version, contact_id, company_id, team_id, assignee_id,
-# contact_owner_id} (contacts puts it on the ticket's timeline, seen by who sees the ticket).
+# A message to a contact (email or SMS) was queued in `deliveries` (dispatch.py `_queue_delivery`).
+# Payload: the delivery as stored (delivery_rules.new_delivery: {id, channel, to, subject, body,
+# kind, language, contact_id, campaign_id, dedupe_key, status: "queued", ref, event_id, created_at,
+# ...}) with `ticket`: {id, version, contact_id, company_id, team_id, assignee_id, contact_owner_id}
+# for a customer email about a ticket, else null (contacts puts it on the customer's timeline, seen
+# by who sees the ticket, or the customer).
 MESSAGE_QUEUED = "message_queued"
+
+# A message to a contact went out (the dispatcher, after the provider took it). Payload
+# {id, contact_id, company_id, channel, subject, kind, language, ref, campaign_id, provider_id,
+# sent_at, ticket} (delivery_rules.sent_event: never the body or the address); contacts puts it
+# on the timeline like message_queued.
+MESSAGE_SENT = "message_sent"
 
 # Consumed: contacts.contact_erased (scrub the notifications about the contact and the contacts
 # merged into it). Published then:
 # payload {contact_id, erasure_id, service: "notifications",
-#          detail: {notifications_scrubbed, customer_messages_scrubbed, owner_projection_removed}}
+#          detail: {notifications_scrubbed, deliveries_scrubbed, owner_projection_removed}}
 PERSONAL_DATA_ERASED = "personal_data_erased"
+
+# An in-app notification was written (inbox.py `_put_in_app`; once per notification, never for a
+# change to a stored one). Payload {id, recipient_id, title, body, ref: {type, id}, created_at}:
+# consumed by the gateway's live event stream (GET /api/v1/events/stream) from an exclusive queue
+# per gateway process, and by the durable `notifications.live-sink` queue (live_sink.py), which
+# keeps nothing: the event is a live signal, the inbox (list_notifications) is the record.
+NOTIFICATION_CREATED = "notification_created"
+
+# A webhook subscription was switched off after WEBHOOK_DISABLE_AFTER dead deliveries in a row, or
+# a 410 Gone (webhooks.py). Payload: the webhook without its secret {id, url, event_types, filters,
+# description, active: false, disabled_reason, disabled_at, consecutive_failures, created_by, ...}.
+# Consumed by notifications itself (webhook_feed.py): the admin who created it is told in-app.
+WEBHOOK_DISABLED = "webhook_disabled"

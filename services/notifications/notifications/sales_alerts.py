@@ -4,7 +4,6 @@ churn-risk alerts (a mixin of NotificationsService: in-app inbox entries, one pe
 from crm_common.runtime.events import handle_event
 
 from . import domain
-from .store import NOTIFICATIONS
 
 SYSTEM_ACTOR = "system"
 
@@ -31,7 +30,7 @@ class SalesAlerts:
                 event.occurred_at,
                 contact_id=record.get("contact_id"),
             )
-            tx[NOTIFICATIONS].put(notification)
+            self._put_in_app(tx, notification)
 
     def _about_erased(self, tx, record: dict) -> bool:
         # A task or deal names its customer in its title: once the person is erased, nobody is told.
@@ -46,11 +45,13 @@ class SalesAlerts:
 
     @handle_event("sales", "task_created")
     def on_task_created(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         # Return visits the sales timers plan arrive this way too: created by the system, for the owner.
         self._task_assigned(tx, event, "New task assigned to you")
 
     @handle_event("sales", "task_updated")
     def on_task_updated(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         if "assignee_id" in (event.payload.get("changes") or []):
             self._task_assigned(tx, event, "Task assigned to you")
 

@@ -1,34 +1,44 @@
 """The notifications nameko service: entrypoints only; rules live in domain.py, storage in store.py."""
 
+from datetime import UTC, datetime
+
 from nameko.rpc import rpc
 
 from crm_common.access import ADMIN, require_role
-from crm_common.listing import parse_limit
 from crm_common.redirects import MAX_HOPS
 from crm_common.runtime.base import ServiceBase
 from crm_common.runtime.events import handle_event
 from crm_common.runtime.store import Store
 
-from . import domain, events
+from . import delivery_rules, domain, events
+from .campaigns import CampaignsRpc
+from .dispatch import DeliveriesRpc
+from .inbox import InboxRpc
 from .sales_alerts import SalesAlerts
 from .service_desk_alerts import ServiceDeskAlerts
-from .store import CONTACT_OWNERS, CUSTOMER_MESSAGES, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
+from .store import CONTACT_OWNERS, DELIVERIES, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
+from .templates import TemplatesRpc
+from .webhook_feed import WebhookFeed
+from .webhooks import WebhooksRpc
 
 
-class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
+class NotificationsService(
+    InboxRpc,
+    SalesAlerts,
+    ServiceDeskAlerts,
+    TemplatesRpc,
+    WebhooksRpc,  # before DeliveriesRpc: its delivery hooks call the dispatcher's own
+    WebhookFeed,
+    DeliveriesRpc,
+    CampaignsRpc,
+    ServiceBase,
+):
     name = "notifications"
     store = Store(SPECS)
 
-    @rpc
-    def list_notifications(self, query: dict) -> dict:
-        """The caller's own inbox, newest first."""
-        flt: dict = {"recipient_id": self.caller.user_id}
-        if query.get("unread") in ("true", "1", True):
-            flt["read"] = False
-        page = self.store[NOTIFICATIONS].find(
-            flt, [("created_at", -1)], parse_limit(query.get("limit")), query.get("cursor") or None
-        )
-        return {"data": page.items, "next_cursor": page.next_cursor}
+    def _now(self) -> datetime:
+        """The clock: tests replace it to drive timers (retries, campaigns) deterministically."""
+        return datetime.now(UTC)
 
     def _owner(self, tx, contact_id: str) -> dict:
         if self._erased(tx, contact_id):
@@ -65,12 +75,14 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
 
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         contact = event.payload
         if self._erased(tx, contact["id"]):
             return
         self._remember_owner(tx, contact)
         if contact.get("owner_id") and contact["owner_id"] != event.actor:
-            tx[NOTIFICATIONS].put(
+            self._put_in_app(
+                tx,
                 domain.in_app(
                     contact["owner_id"],
                     event.event_id,
@@ -79,15 +91,17 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                     "contact",
                     contact["id"],
                     event.occurred_at,
-                )
+                ),
             )
 
     @handle_event("contacts", "contact_updated")
     def on_contact_updated(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         self._remember_owner(tx, event.payload)
 
     @handle_event("contacts", "contact_deleted")
     def on_contact_deleted(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         self._remember_owner(tx, event.payload, deleted=True)
 
     # the customer pool
@@ -99,7 +113,8 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
         if self._erased(tx, notice["contact_id"]):
             return
         name = notice.get("display_name") or notice["contact_id"]
-        tx[NOTIFICATIONS].put(
+        self._put_in_app(
+            tx,
             domain.in_app(
                 notice["owner_id"],
                 event.event_id,
@@ -108,7 +123,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                 "contact",
                 notice["contact_id"],
                 event.occurred_at,
-            )
+            ),
         )
 
     @handle_event("contacts", "contact_reclaimed")
@@ -118,7 +133,8 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
             return
         self._remember_owner(tx, contact)
         if contact.get("from_owner_id"):
-            tx[NOTIFICATIONS].put(
+            self._put_in_app(
+                tx,
                 domain.in_app(
                     contact["from_owner_id"],
                     event.event_id,
@@ -127,7 +143,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                     "contact",
                     contact["id"],
                     event.occurred_at,
-                )
+                ),
             )
 
     # Claims and releases tell nobody (the actor is the owner, or the owner's manager acted), but
@@ -148,7 +164,8 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
             return
         self._remember_owner(tx, contact)
         if contact.get("owner_id") and contact["owner_id"] != event.actor and not contact.get("hand_over_id"):
-            tx[NOTIFICATIONS].put(
+            self._put_in_app(
+                tx,
                 domain.in_app(
                     contact["owner_id"],
                     event.event_id,
@@ -157,7 +174,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                     "contact",
                     contact["id"],
                     event.occurred_at,
-                )
+                ),
             )
 
     @handle_event("contacts", "customers_handed_over")
@@ -165,7 +182,8 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
         job = event.payload
         for owner_id, moved in (job.get("moved_by_owner") or {}).items():
             if moved and owner_id not in (event.actor, job.get("requested_by")):
-                tx[NOTIFICATIONS].put(
+                self._put_in_app(
+                    tx,
                     domain.in_app(
                         owner_id,
                         event.event_id,
@@ -174,15 +192,17 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                         "hand_over",
                         job["id"],
                         event.occurred_at,
-                    )
+                    ),
                 )
 
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         deal = event.payload
         owner = self._owner(tx, deal["contact_id"])
         if owner["owner_id"] and owner["owner_id"] != event.actor:
-            tx[NOTIFICATIONS].put(
+            self._put_in_app(
+                tx,
                 domain.in_app(
                     owner["owner_id"],
                     event.event_id,
@@ -192,7 +212,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                     deal["id"],
                     event.occurred_at,
                     contact_id=deal["contact_id"],
-                )
+                ),
             )
 
     # personal data
@@ -214,9 +234,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
         require_role(self.caller, (ADMIN,), "export personal data")
         return {
             "notifications": self._about_contact(self.store, contact_id),
-            "customer_messages": list(
-                self.store[CUSTOMER_MESSAGES].iterate({"contact_id": contact_id}, [("created_at", 1)])
-            ),
+            "deliveries": list(self.store[DELIVERIES].iterate({"contact_id": contact_id}, [("created_at", 1)])),
             "contact_owner": self.store[CONTACT_OWNERS].get(contact_id),
         }
 
@@ -224,6 +242,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
     def on_contact_erased(self, tx, event) -> None:
         contact_id = event.payload["id"]
         scrubbed, messages, forgotten = 0, 0, False
+        moment = self._now()
         # The contacts merged into it (`merged_ids`) are the same person: notifications about them
         # are not re-pointed by a merge, so they are scrubbed and remembered as erased here too.
         for erased_id in (contact_id, *(event.payload.get("merged_ids") or [])):
@@ -232,11 +251,11 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
             )
             for notification in self._about_contact(tx, erased_id):
                 if notification["body"] != domain.ERASED_TEXT:
-                    tx[NOTIFICATIONS].put(domain.scrubbed_notification(notification))
+                    self._put_in_app(tx, domain.scrubbed_notification(notification))
                     scrubbed += 1
-            for message in list(tx[CUSTOMER_MESSAGES].iterate({"contact_id": erased_id})):
-                if message["body"] != domain.ERASED_TEXT:
-                    tx[CUSTOMER_MESSAGES].put(domain.scrubbed_message(message))
+            for delivery in list(tx[DELIVERIES].iterate({"contact_id": erased_id})):
+                if not delivery_rules.is_scrubbed(delivery):  # queued ones are cancelled: nothing more goes out
+                    tx[DELIVERIES].replace(delivery_rules.scrubbed(delivery, moment), delivery["version"])
                     messages += 1
             forgotten = bool(tx[CONTACT_OWNERS].delete(erased_id)) or forgotten
         self.emit(
@@ -248,7 +267,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                 "service": self.name,
                 "detail": {
                     "notifications_scrubbed": scrubbed,
-                    "customer_messages_scrubbed": messages,
+                    "deliveries_scrubbed": messages,
                     "owner_projection_removed": forgotten,
                 },
             },
@@ -261,7 +280,8 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
         erasure = event.payload
         if not erasure.get("requested_by"):
             return
-        tx[NOTIFICATIONS].put(
+        self._put_in_app(
+            tx,
             domain.in_app(
                 erasure["requested_by"],
                 event.event_id,
@@ -270,7 +290,7 @@ class NotificationsService(SalesAlerts, ServiceDeskAlerts, ServiceBase):
                 "erasure",
                 erasure["id"],
                 event.occurred_at,
-            )
+            ),
         )
 
     # merged customers

@@ -1,7 +1,7 @@
 """What the service desk tells people: tickets assigned to an agent, SLA warnings and escalations
 (in-app, one per event and recipient), and the emails a customer gets about their
-ticket: acknowledgement, staff replies, the satisfaction survey (queued in `customer_messages`
-for the email channel, announced with `message_queued`). A mixin of NotificationsService.
+ticket: acknowledgement, staff replies, the satisfaction survey (queued in `deliveries` for the
+email channel, announced with `message_queued`). A mixin of NotificationsService.
 
 A breach itself (`ticket_sla_breached`) makes no notice here: the policy's ladder decides who hears
 of it (its steps at or after the due time arrive as `ticket_escalated`; the built-in default tells
@@ -10,8 +10,7 @@ timeline through contacts."""
 
 from crm_common.runtime.events import handle_event
 
-from . import domain, events
-from .store import CUSTOMER_MESSAGES, NOTIFICATIONS
+from . import delivery_rules, domain, template_rules
 
 SYSTEM_ACTOR = "system"
 # The ticket fields `message_queued` carries, for the contacts timeline's access rules.
@@ -62,7 +61,7 @@ class ServiceDeskAlerts:
                 event.occurred_at,
                 contact_id=ticket.get("contact_id"),
             )
-            tx[NOTIFICATIONS].put({**notification, "id": notification["id"] + suffix})
+            self._put_in_app(tx, {**notification, "id": notification["id"] + suffix})
 
     def _tell_assignee(self, tx, event, ticket: dict, title: str, suffix: str = "") -> None:
         assignee = ticket.get("assignee_id")
@@ -82,24 +81,49 @@ class ServiceDeskAlerts:
         contact = self._owner(tx, contact_id)
         if contact.get("deleted"):
             return
-        message = domain.customer_message(kind, ticket, contact, event.event_id, event.occurred_at, comment)
-        if message is None or tx[CUSTOMER_MESSAGES].get(message["id"]) is not None:
+        to = contact.get("email")
+        if not to:
             return
-        stored = tx[CUSTOMER_MESSAGES].insert(message)
+        language = template_rules.resolve_language(contact.get("preferred_language"))
+        values = {
+            "customer_name": template_rules.customer_name(contact.get("name"), language, contact["id"]),
+            "ticket_subject": ticket.get("subject") or "",
+            "ticket_id": ticket["id"],
+            "reply_body": comment,
+            "survey_url": "",  # no survey page: the customer answers the email with a score
+        }
+        values = {name: value for name, value in values.items() if name in template_rules.CATALOG[kind].variables}
+        subject, body = self._render(tx, kind, "email", language, values)
         snapshot = {name: ticket.get(name) for name in TICKET_SNAPSHOT}
-        self.emit(tx, events.MESSAGE_QUEUED, {**stored, "ticket": {**snapshot, "contact_id": contact["id"]}})
+        delivery = delivery_rules.new_delivery(
+            channel="email",
+            to=to,
+            dedupe_key=f"{event.event_id}:{kind}:email",  # one per event and kind
+            kind=kind,
+            created_at=event.occurred_at,
+            subject=subject,
+            body=body,
+            language=language,
+            contact_id=contact["id"],
+            event_id=event.event_id,
+            ref={"type": "ticket", "id": ticket["id"]},
+            ticket={**snapshot, "contact_id": contact["id"]},
+        )
+        self._queue_delivery(tx, delivery)
 
     # assignment
 
     @handle_event("service_desk", "ticket_created")
     def on_ticket_created(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         # Unlike a deal, a ticket usually comes from the customer: the owner hears of it even when
         # they logged it themselves, so the inbox lists every open service issue. The assignee gets
         # a notice of its own (the owner may be the assignee too), and the customer an acknowledgement.
         ticket = event.payload
         owner = self._owner(tx, ticket["contact_id"])
         if owner["owner_id"]:
-            tx[NOTIFICATIONS].put(
+            self._put_in_app(
+                tx,
                 domain.in_app(
                     owner["owner_id"],
                     event.event_id,
@@ -109,13 +133,14 @@ class ServiceDeskAlerts:
                     ticket["id"],
                     event.occurred_at,
                     contact_id=ticket["contact_id"],
-                )
+                ),
             )
         self._tell_assignee(tx, event, ticket, "Ticket assigned to you", suffix=":assignee")
         self._email_customer(tx, event, "ticket_acknowledgement", ticket)
 
     @handle_event("service_desk", "ticket_updated")
     def on_ticket_updated(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         ticket = event.payload
         if "assignee_id" in (ticket.get("changes") or []):
             self._tell_assignee(tx, event, ticket, "Ticket assigned to you")
@@ -124,6 +149,7 @@ class ServiceDeskAlerts:
 
     @handle_event("service_desk", "ticket_commented")
     def on_ticket_commented(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
         comment = event.payload.get("comment") or {}
         ticket = event.payload.get("ticket") or {}
         if comment.get("author_type") == "customer":

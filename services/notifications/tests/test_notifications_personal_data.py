@@ -13,7 +13,7 @@ from crm_common.errors import Forbidden
 from crm_common.store import OUTBOX, DocumentStore, open_store
 from notifications import domain
 from notifications.service import NotificationsService
-from notifications.store import CONTACT_OWNERS, CUSTOMER_MESSAGES, NOTIFICATIONS, SPECS
+from notifications.store import CONTACT_OWNERS, DELIVERIES, NOTIFICATIONS, SPECS
 
 ADMIN = Caller("a1", ("admin",))
 SYSTEM = Caller("system", ("system",))
@@ -58,7 +58,7 @@ def test_the_export_lists_every_notification_about_the_contact(told: DocumentSto
     assert [n["ref"]["type"] for n in export["notifications"]] == ["contact", "deal", "ticket"]
     assert all("张伟明" in n["body"] for n in export["notifications"])
     assert export["contact_owner"]["name"] == "张伟明"
-    [message] = export["customer_messages"]
+    [message] = export["deliveries"]
     assert (message["to"], message["kind"]) == ("zwm@example.cn", "ticket_acknowledgement")
     assert "张伟明" in message["body"]
 
@@ -75,8 +75,9 @@ def test_erasure_scrubs_what_named_the_person_and_forgets_its_owner(told: Docume
     assert [n["body"] for n in scrubbed] == [domain.ERASED_TEXT] * 3
     assert [n["title"] for n in scrubbed][0] == "New customer assigned to you"  # what the owner was told, and when
     assert told[CONTACT_OWNERS].get("c1") is None
-    [message] = told[CUSTOMER_MESSAGES].iterate({"contact_id": "c1"})
+    [message] = told[DELIVERIES].iterate({"contact_id": "c1"})
     assert (message["to"], message["subject"], message["body"]) == ("", domain.ERASED_TEXT, domain.ERASED_TEXT)
+    assert (message["status"], message["next_attempt_at"]) == ("cancelled", None)  # never sent now
     assert "Li" in about(told, "c2")[0]["body"]
     (report,) = [
         r["event"]["payload"]
@@ -85,7 +86,7 @@ def test_erasure_scrubs_what_named_the_person_and_forgets_its_owner(told: Docume
     ]
     assert report["detail"] == {
         "notifications_scrubbed": 3,
-        "customer_messages_scrubbed": 1,
+        "deliveries_scrubbed": 1,
         "owner_projection_removed": True,
     }
     assert (report["service"], report["erasure_id"]) == ("notifications", "e1")
@@ -103,7 +104,7 @@ def test_late_events_about_an_erased_contact_bring_nothing_back(told: DocumentSt
     handle(told, "on_ticket_created", "service_desk", "ticket_created", {**ticket, "assignee_id": "s1"})
 
     assert told[NOTIFICATIONS].count() == count
-    assert told[CUSTOMER_MESSAGES].count() == 1  # the one scrubbed
+    assert told[DELIVERIES].count() == 1  # the one scrubbed
     assert told[CONTACT_OWNERS].get("c1") is None
 
 
