@@ -5,6 +5,11 @@ class OwnerUnknown(LookupError):
     """The customer's owner is not known yet (its contact event has not arrived): retry later."""
 
 
+def shown_time(moment: str | None) -> str:
+    """A stored UTC time as the inbox shows it: `2030-01-02 09:30 UTC`."""
+    return f"{moment[:10]} {moment[11:16]} UTC" if moment else "no due time"
+
+
 def in_app(
     recipient_id: str,
     event_id: str,

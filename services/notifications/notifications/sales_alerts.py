@@ -5,32 +5,9 @@ from crm_common.runtime.events import handle_event
 
 from . import domain
 
-SYSTEM_ACTOR = "system"
-
-
-def _when(moment: str | None) -> str:
-    """A stored UTC time as the inbox shows it: `2030-01-02 09:30 UTC`."""
-    return f"{moment[:10]} {moment[11:16]} UTC" if moment else "no due time"
-
 
 class SalesAlerts:
     """Handlers of the sales service's task, deal and churn events."""
-
-    def _tell(self, tx, event, recipients: list, title: str, body: str, ref_type: str, record: dict) -> None:
-        """One in-app notification per distinct recipient (nobody for a null one) about `record`
-        (its `id`, and the `contact_id` of the customer the body names, for an erasure to find)."""
-        for recipient in dict.fromkeys(r for r in recipients if r and r != SYSTEM_ACTOR):
-            notification = domain.in_app(
-                recipient,
-                event.event_id,
-                title,
-                body,
-                ref_type,
-                record["id"],
-                event.occurred_at,
-                contact_id=record.get("contact_id"),
-            )
-            self._put_in_app(tx, notification)
 
     def _about_erased(self, tx, record: dict) -> bool:
         # A task or deal names its customer in its title: once the person is erased, nobody is told.
@@ -40,7 +17,7 @@ class SalesAlerts:
         task = event.payload
         if task.get("assignee_id") == event.actor or self._about_erased(tx, task):
             return  # who assigns a task to themselves needs no notice
-        body = f"{task['title']} (due {_when(task.get('due_at'))})"
+        body = f"{task['title']} (due {domain.shown_time(task.get('due_at'))})"
         self._tell(tx, event, [task.get("assignee_id")], title, body, "task", task)
 
     @handle_event("sales", "task_created")
@@ -60,7 +37,7 @@ class SalesAlerts:
         task = event.payload
         if self._about_erased(tx, task):
             return
-        body = f"{task['title']} is due {_when(task.get('due_at'))}"
+        body = f"{task['title']} is due {domain.shown_time(task.get('due_at'))}"
         self._tell(tx, event, [task.get("assignee_id")], "Task reminder", body, "task", task)
 
     @handle_event("sales", "task_overdue")
@@ -70,7 +47,7 @@ class SalesAlerts:
         task = event.payload
         if self._about_erased(tx, task):
             return
-        due = _when(task.get("due_at"))
+        due = domain.shown_time(task.get("due_at"))
         body = f"{task['title']} was due {due} and is not done (assigned to {task['assignee_id']})"
         recipients = [task.get("assignee_id"), task.get("created_by")]
         self._tell(tx, event, recipients, "Task overdue", body, "task", task)

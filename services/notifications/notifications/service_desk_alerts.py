@@ -12,14 +12,8 @@ from crm_common.runtime.events import handle_event
 
 from . import delivery_rules, domain, template_rules
 
-SYSTEM_ACTOR = "system"
 # The ticket fields `message_queued` carries, for the contacts timeline's access rules.
 TICKET_SNAPSHOT = ("id", "version", "contact_id", "company_id", "team_id", "assignee_id", "contact_owner_id")
-
-
-def _when(moment: str | None) -> str:
-    """A stored UTC time as the inbox shows it: `2030-01-02 09:30 UTC`."""
-    return f"{moment[:10]} {moment[11:16]} UTC" if moment else "no due time"
 
 
 def _metric(name: str | None) -> str:
@@ -50,24 +44,13 @@ class ServiceDeskAlerts:
         `suffix` keeps it apart from another handler's notice of the same event to the same person."""
         if ticket.get("contact_id") and self._erased(tx, ticket["contact_id"]):
             return
-        for recipient in dict.fromkeys(r for r in recipients if r and r != SYSTEM_ACTOR):
-            notification = domain.in_app(
-                recipient,
-                event.event_id,
-                title,
-                body,
-                "ticket",
-                ticket["id"],
-                event.occurred_at,
-                contact_id=ticket.get("contact_id"),
-            )
-            self._put_in_app(tx, {**notification, "id": notification["id"] + suffix})
+        self._tell(tx, event, recipients, title, body, "ticket", ticket, suffix)
 
     def _tell_assignee(self, tx, event, ticket: dict, title: str, suffix: str = "") -> None:
         assignee = ticket.get("assignee_id")
         if not assignee or assignee == event.actor:
             return  # who assigns a ticket to themselves needs no notice
-        due = _when(ticket.get("resolution_due_at"))
+        due = domain.shown_time(ticket.get("resolution_due_at"))
         body = f"{ticket.get('subject')} ({ticket.get('priority')}, resolution due {due})"
         self._tell_about_ticket(tx, event, [assignee], title, body, ticket, suffix)
 
@@ -164,7 +147,7 @@ class ServiceDeskAlerts:
     @handle_event("service_desk", "ticket_sla_warning")
     def on_ticket_sla_warning(self, tx, event) -> None:
         ticket = event.payload
-        metric, due = _metric(ticket.get("metric")), _when(ticket.get("due_at"))
+        metric, due = _metric(ticket.get("metric")), domain.shown_time(ticket.get("due_at"))
         body = f"{ticket.get('subject')}: the {metric} target is due {due}"
         self._tell_about_ticket(tx, event, ticket.get("recipient_ids") or [], "Ticket SLA due soon", body, ticket)
 
