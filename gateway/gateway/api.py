@@ -68,9 +68,11 @@ def expected_version() -> int | None:
 
 
 def single(resource: dict, status: int = 200, location: str | None = None) -> Response:
+    """A JSON answer with the resource's ETag (when it has a version) and a Location if given."""
     response = jsonify(resource)
     response.status_code = status
-    response.set_etag(str(resource.get("version", "")))
+    if resource.get("version") is not None:
+        response.set_etag(str(resource["version"]))
     if location:
         response.headers["Location"] = location
     return response

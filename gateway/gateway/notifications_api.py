@@ -7,7 +7,7 @@ from flask import Response, current_app, g, jsonify, request
 from crm_common.caller import Caller
 from crm_common.errors import BadRequest
 
-from .api import _body_object, blueprint, call, collection, list_query
+from .api import _body_object, blueprint, call, collection, list_query, single
 
 SERVICE = "notifications"
 # Who follows an unsubscribe link: no credential, only the signed token in the link.
@@ -16,22 +16,13 @@ CONFIRMATION = "You are unsubscribed: you will get no more of these messages.\næ
 PREVIEW_FIELDS = ("template_id", "key", "channel", "language", "subject", "body", "description", "variables")
 
 
-def _answer(resource: dict, status: int = 200) -> Response:
-    """JSON with an ETag when the answer carries a version."""
-    response = jsonify(resource)
-    response.status_code = status
-    if isinstance(resource, dict) and resource.get("version") is not None:
-        response.set_etag(str(resource["version"]))
-    return response
-
-
 # The caller's inbox
 
 
 @blueprint.post("/notifications/<notification_id>/read")
 def mark_notification_read(notification_id: str):
     _body_object(False, ())
-    return _answer(call(SERVICE, "mark_notification_read", notification_id=notification_id))
+    return single(call(SERVICE, "mark_notification_read", notification_id=notification_id))
 
 
 @blueprint.post("/notifications/read-all")
@@ -69,7 +60,7 @@ def list_webhook_deliveries(resource_id: str):
 def replay_webhook_delivery(resource_id: str, delivery_id: str):
     _body_object(False, ())
     delivery = call(SERVICE, "replay_webhook_delivery", webhook_id=resource_id, delivery_id=delivery_id)
-    return _answer(delivery, 202)
+    return single(delivery, 202)
 
 
 @blueprint.get("/deliveries")
@@ -79,13 +70,13 @@ def list_deliveries():
 
 @blueprint.get("/deliveries/<delivery_id>")
 def get_delivery(delivery_id: str):
-    return _answer(call(SERVICE, "get_delivery", delivery_id=delivery_id))
+    return single(call(SERVICE, "get_delivery", delivery_id=delivery_id))
 
 
 @blueprint.post("/deliveries/<delivery_id>/replay")
 def replay_delivery(delivery_id: str):
     _body_object(False, ())
-    return _answer(call(SERVICE, "replay_delivery", delivery_id=delivery_id), 202)
+    return single(call(SERVICE, "replay_delivery", delivery_id=delivery_id), 202)
 
 
 # Unsubscribe: public (auth.PUBLIC_ENDPOINTS), rate-limited per client address

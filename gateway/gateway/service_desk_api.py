@@ -2,7 +2,7 @@
 calendars): ticket comments, satisfaction, merges, service-team rosters and the service report.
 They share api.py's blueprint and helpers."""
 
-from flask import Response, current_app, jsonify, url_for
+from flask import current_app, jsonify, url_for
 
 from crm_common.access import ADMIN, SUPPORT_AGENT
 from crm_common.errors import Forbidden, ValidationFailed
@@ -13,16 +13,6 @@ from .identity.store import USERS
 from .sales_api import _report_query
 
 SERVICE = "service_desk"
-
-
-def created(resource: dict, location: str) -> Response:
-    """A 201 for a sub-resource: Location, and an ETag only when the answer has a version."""
-    response = jsonify(resource)
-    response.status_code = 201
-    response.headers["Location"] = location
-    if isinstance(resource, dict) and resource.get("version") is not None:
-        response.set_etag(str(resource["version"]))
-    return response
 
 
 # Comments, satisfaction and merges of a ticket
@@ -36,7 +26,7 @@ def list_ticket_comments(resource_id: str):
 @blueprint.post("/tickets/<resource_id>/comments")
 def add_ticket_comment(resource_id: str):
     comment = call(SERVICE, "add_ticket_comment", ticket_id=resource_id, data=json_body())
-    return created(comment, url_for("api.list_ticket_comments", resource_id=resource_id))
+    return single(comment, 201, url_for("api.list_ticket_comments", resource_id=resource_id))
 
 
 @blueprint.get("/tickets/<resource_id>/satisfaction")
@@ -47,7 +37,7 @@ def get_satisfaction(resource_id: str):
 @blueprint.post("/tickets/<resource_id>/satisfaction")
 def record_satisfaction(resource_id: str):
     answer = call(SERVICE, "record_satisfaction", ticket_id=resource_id, data=json_body())
-    return created(answer, url_for("api.get_satisfaction", resource_id=resource_id))
+    return single(answer, 201, url_for("api.get_satisfaction", resource_id=resource_id))
 
 
 @blueprint.post("/tickets/<resource_id>/merge")
