@@ -1,5 +1,6 @@
 """The notifications routes beyond the generic resources of api.py (templates, webhooks, campaigns):
-the inbox's read marks, template previews, the delivery log and its replays, and the public
+the inbox's read marks, the caller's notification preferences, the notification rules (who hears of
+what, on which channels), template previews, the delivery log and its replays, and the public
 unsubscribe link. They share api.py's blueprint and helpers; the service decides who may do what."""
 
 from flask import Response, current_app, g, jsonify, request
@@ -7,7 +8,7 @@ from flask import Response, current_app, g, jsonify, request
 from crm_common.caller import Caller
 from crm_common.errors import BadRequest
 
-from .api import _body_object, blueprint, call, collection, list_query, single
+from .api import _body_object, blueprint, call, collection, expected_version, json_body, list_query, single
 
 SERVICE = "notifications"
 # Who follows an unsubscribe link: no credential, only the signed token in the link.
@@ -29,6 +30,45 @@ def mark_notification_read(notification_id: str):
 def mark_all_notifications_read():
     _body_object(False, ())
     return jsonify(call(SERVICE, "mark_all_notifications_read"))
+
+
+# The caller's own notification preferences: quiet hours, digests, channels, mutes
+
+
+def _account_email() -> str | None:
+    """The signed-in user's directory email: the address their preferences start from. An API key
+    is not a person reading mail, so it gives none."""
+    return g.principal.user["email"] if g.principal.kind == "user" else None
+
+
+@blueprint.get("/notification-preferences")
+def get_notification_preferences():
+    return single(call(SERVICE, "get_notification_preferences", account_email=_account_email()))
+
+
+@blueprint.patch("/notification-preferences")
+def update_notification_preferences():
+    changes = {"data": json_body(), "expected_version": expected_version(), "account_email": _account_email()}
+    return single(call(SERVICE, "update_notification_preferences", **changes))
+
+
+# Notification rules: one per kind of notice; every signed-in user reads them, admins change them
+
+
+@blueprint.get("/notification-rules")
+def list_notification_rules():
+    return collection(call(SERVICE, "list_notification_rules", query=list_query()))
+
+
+@blueprint.get("/notification-rules/<notification_rule_id>")
+def get_notification_rule(notification_rule_id: str):
+    return single(call(SERVICE, "get_notification_rule", notification_rule_id=notification_rule_id))
+
+
+@blueprint.patch("/notification-rules/<notification_rule_id>")
+def update_notification_rule(notification_rule_id: str):
+    changes = {"data": json_body(), "expected_version": expected_version()}
+    return single(call(SERVICE, "update_notification_rule", notification_rule_id=notification_rule_id, **changes))
 
 
 # Templates: the catalog of keys and defaults; a preview renders a template with sample or given values

@@ -1,10 +1,12 @@
 """The notifications part of the OpenAPI document: the caller's inbox and its live event stream,
-message templates and their previews, webhook subscriptions and their signed deliveries, the
+the caller's notification preferences and the notification rules (who hears of what, on which
+channels), message templates and their previews, webhook subscriptions and their signed deliveries, the
 delivery log of every channel with replays, greeting campaigns and the public unsubscribe link.
 Built from the blocks of gateway.openapi, which imports this module lazily."""
 
 from .openapi import (
     BOOL,
+    EMAIL,
     INT,
     NS,
     NTS,
@@ -37,6 +39,8 @@ TEMPLATE_KEYS = (
     "greeting_holiday",
     "greeting_birthday",
     "greeting_anniversary",
+    "staff_notice",
+    "notice_digest",
 )
 TEMPLATE_CHANNELS = ("email", "sms")
 LANGUAGES = ("en", "zh-CN")
@@ -78,6 +82,30 @@ HOLIDAYS = (
 )
 CLOCK_TIME = {"type": "string", "maxLength": 5, "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 ADMINS = "Admins only (403)."
+# The kinds of notice staff get, in the catalog's order (notifications.notice_rules.KINDS).
+NOTICE_KINDS = (
+    "customer_assigned",
+    "customers_handed_over",
+    "pool_reclaim_warning",
+    "pool_reclaimed",
+    "deal_created",
+    "deal_won",
+    "deal_rotting",
+    "churn_risk",
+    "task_assigned",
+    "task_reminder",
+    "task_overdue",
+    "ticket_created",
+    "ticket_assigned",
+    "ticket_customer_reply",
+    "sla_warning",
+    "sla_escalated",
+    "mention",
+    "webhook_disabled",
+    "erasure_completed",
+)
+NOTICE_CHANNELS = ("in_app", "email", "sms")
+DIGESTS = ("off", "hourly", "daily")
 
 # The inbox and the live event stream
 
@@ -129,6 +157,118 @@ def _inbox_paths() -> list:
             "EVENT_STREAM_MAX_SECONDS (default 300); clients reconnect (EventSource does). Last-Event-ID is not "
             "replayed: read GET /notifications after a reconnect. 503 with Retry-After when the gateway process "
             "serves its maximum of streams (EVENT_STREAM_MAX_CLIENTS) or cannot reach the broker.",
+        ),
+    ]
+
+
+# Preferences and rules
+
+QUIET_HOURS = {
+    "type": ["object", "null"],
+    "required": ["start", "end"],
+    "properties": {"start": CLOCK_TIME, "end": CLOCK_TIME},
+    "additionalProperties": False,
+    "description": "local times (time_zone) when email and SMS wait; may cross midnight (22:00-07:00); start "
+    "and end differ; null: none",
+}
+CHANNEL_LIST = {"type": "array", "items": {"enum": list(NOTICE_CHANNELS)}, "uniqueItems": True}
+PREFERENCE_FIELDS = dict(
+    email={**_null(EMAIL), "description": "where email notices go; default the account's email"},
+    phone={
+        "type": ["string", "null"],
+        "pattern": r"^\+[0-9]{6,15}$",
+        "description": "where SMS notices go: `+` and 6 to 15 digits",
+    },
+    language={"enum": list(LANGUAGES), "description": "of email and SMS notices; default en"},
+    time_zone={"type": "string", "maxLength": 64, "description": "an IANA time zone; default UTC"},
+    quiet_hours=QUIET_HOURS,
+    digest={
+        "enum": list(DIGESTS),
+        "description": "off (default): each email notice on its own; hourly or daily: email notices wait and go "
+        "out together in one email. Urgent notices never wait.",
+    },
+    digest_at={**CLOCK_TIME, "description": "daily digests: the local time they go out; default 08:00"},
+    channels={
+        "type": "object",
+        "properties": {"email": BOOL, "sms": BOOL},
+        "additionalProperties": False,
+        "description": "the channels the user takes notices on besides in-app; default email on, SMS off (SMS "
+        "needs a phone)",
+    },
+    muted={
+        "type": "object",
+        "propertyNames": {"enum": list(NOTICE_KINDS)},
+        "additionalProperties": CHANNEL_LIST,
+        "description": "channels the user does not want for a kind of notice; replaced whole by PATCH. Mutes of "
+        "a mandatory kind are kept but not applied.",
+    },
+)
+RULE_FIELDS = dict(
+    audiences={
+        "type": "array",
+        "items": {"type": "string", "maxLength": 64},
+        "uniqueItems": True,
+        "description": "who is told, among the kind's audiences_available (the owner, the assignee, ...)",
+    },
+    user_ids={
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": 64},
+        "uniqueItems": True,
+        "maxItems": 50,
+        "description": "users told of every such notice besides the audiences (never the one who acted)",
+    },
+    channels={**CHANNEL_LIST, "description": "at least one while enabled"},
+    enabled={**BOOL, "description": "false: nobody is told of this kind (webhooks are not affected)"},
+    urgent={**BOOL, "description": "email and SMS go at once, ignoring quiet hours and digests"},
+    mandatory={**BOOL, "description": "recipients cannot mute it"},
+)
+PREFERENCES_NOTE = (
+    "The signed-in user's own preferences; until first changed, the defaults (ETag 0) with the account's email."
+)
+
+
+def _preference_and_rule_paths() -> list:
+    preferences = _json(_ref("NotificationPreferences"), headers=("ETag",))
+    rules = _obj(["data", "next_cursor"], data={"type": "array", "items": _ref("NotificationRule")}, next_cursor=NS)
+    return [
+        _operation(
+            "get",
+            "/notification-preferences",
+            TAG,
+            "The caller's notification preferences",
+            {200: preferences},
+            description=PREFERENCES_NOTE,
+        ),
+        _operation(
+            "patch",
+            "/notification-preferences",
+            TAG,
+            "Change some of the caller's notification preferences",
+            {200: preferences},
+            body="NotificationPreferencesUpdate",
+            description=PREFERENCES_NOTE + " Only the fields given change (`quiet_hours: null` clears them, `muted` "
+            "is replaced whole); the first change stores them (version 1). 422 names each invalid or unknown "
+            "field: `channels.sms` true without a phone, an unknown time zone, quiet hours starting as they end.",
+        ),
+        _operation(
+            "get",
+            "/notification-rules",
+            TAG,
+            "The notification rules: one per kind of notice, in catalog order",
+            {200: _json(rules)},
+            description="Every signed-in user: the rules say who hears of what. A kind nobody changed answers its "
+            "built-in default (customized false, ETag 0): in-app to its natural audiences.",
+        ),
+        *_item(
+            TAG,
+            "/notification-rules/{id}",
+            "NotificationRule",
+            "NotificationRuleUpdate",
+            descriptions={
+                "get": "Every signed-in user. The id is the kind of notice (404 for an unknown one).",
+                "patch": ADMINS + " Audiences among the kind's audiences_available; channels not empty while "
+                "enabled. Applies to notices from then on.",
+            },
         ),
     ]
 
@@ -259,8 +399,9 @@ DELIVERY_FIELDS = dict(
     payload={"type": ["object", "null"], "description": "webhook deliveries: the JSON posted"},
     kind={**S, "description": "ticket_reply, greeting, ...; webhooks: the event type"},
     language=NS,
-    contact_id=NS,
-    recipient_user_id=NS,
+    contact_id={**NS, "description": "a message to this customer"},
+    recipient_user_id={**NS, "description": "a notice to this user (staff notices and digests)"},
+    about_contact_id={**NS, "description": "staff notices: the customer the notice names (no message to them)"},
     subscription_id={**NS, "description": "webhook deliveries: the webhook"},
     campaign_id=NS,
     dedupe_key={**S, "description": "nothing is sent twice for one key"},
@@ -342,6 +483,7 @@ def _webhook_paths() -> list:
                 *_equals(
                     "kind",
                     "contact_id",
+                    "about_contact_id",
                     "subscription_id",
                     "campaign_id",
                     "recipient_user_id",
@@ -470,7 +612,14 @@ def _unsubscribe_paths() -> list:
 
 
 def notifications_paths() -> list:
-    return [*_inbox_paths(), *_template_paths(), *_webhook_paths(), *_campaign_paths(), *_unsubscribe_paths()]
+    return [
+        *_inbox_paths(),
+        *_preference_and_rule_paths(),
+        *_template_paths(),
+        *_webhook_paths(),
+        *_campaign_paths(),
+        *_unsubscribe_paths(),
+    ]
 
 
 def notifications_schemas() -> dict:
@@ -491,6 +640,31 @@ def notifications_schemas() -> dict:
             contact_id={**NS, "description": "the customer it is about, when there is one"},
             version=INT,
             unread_count={**INT, "description": "in the answer of POST /notifications/{id}/read"},
+        ),
+        "NotificationPreferencesUpdate": _closed([], **PREFERENCE_FIELDS),
+        "NotificationPreferences": _obj(
+            [*PREFERENCE_FIELDS, "id", "user_id", "version", "created_at", "updated_at"],
+            **PREFERENCE_FIELDS,
+            id={**S, "description": "the user's id"},
+            user_id=S,
+            version={**INT, "description": "0 until first changed"},
+            created_at=NTS,
+            updated_at=NTS,
+        ),
+        "NotificationRuleUpdate": _closed([], **RULE_FIELDS),
+        "NotificationRule": _obj(
+            ["id", "kind", "description", "source_events", "audiences_available", *RULE_FIELDS, "customized"]
+            + ["version", "updated_at", "updated_by"],
+            id={"enum": list(NOTICE_KINDS), "description": "the kind"},
+            kind={"enum": list(NOTICE_KINDS)},
+            description=S,
+            source_events={**STRINGS, "description": "the events notices of this kind come from"},
+            audiences_available=STRINGS,
+            **RULE_FIELDS,
+            customized={**BOOL, "description": "false: the built-in default, never changed"},
+            version={**INT, "description": "0 until first changed"},
+            updated_at=NTS,
+            updated_by=NS,
         ),
         "NotificationTemplateInput": _closed(["key", "channel", "language", "body"], **TEMPLATE_FIELDS),
         "NotificationTemplateUpdate": _closed([], **TEMPLATE_FIELDS),

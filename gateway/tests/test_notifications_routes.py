@@ -5,6 +5,8 @@ import pytest
 
 from crm_common.errors import BadRequest, Conflict, NotFound
 
+from .conftest import ADMIN_EMAIL
+
 DELIVERY = {"id": "d1", "status": "queued", "attempts": 0, "replays": 1, "version": 5}
 
 
@@ -123,3 +125,24 @@ def test_a_bad_unsubscribe_link_is_a_400_problem(app, rpc):
     rpc.answers[("notifications", "unsubscribe")] = BadRequest("this unsubscribe link is not valid")
     refused = anonymous.get("/api/v1/unsubscribe?token=forged")
     assert refused.status_code == 400 and refused.get_json()["detail"] == "this unsubscribe link is not valid"
+
+
+def test_preferences_start_from_the_users_directory_email_and_an_api_key_gives_none(client, app, rpc):
+    prefs = {"id": "u1", "email": ADMIN_EMAIL, "version": 0}
+    rpc.answers[("notifications", "get_notification_preferences")] = prefs
+    rpc.answers[("notifications", "update_notification_preferences")] = {**prefs, "version": 1}
+    assert client.get("/api/v1/notification-preferences").status_code == 200
+    changed = client.patch("/api/v1/notification-preferences", json={"digest": "daily"}, headers={"If-Match": '"0"'})
+    assert changed.status_code == 200 and changed.headers["ETag"] == '"1"'
+    assert [c[1:2] + (c[3],) for c in rpc.calls] == [
+        ("get_notification_preferences", {"account_email": ADMIN_EMAIL}),
+        (
+            "update_notification_preferences",
+            {"data": {"digest": "daily"}, "expected_version": 0, "account_email": ADMIN_EMAIL},
+        ),
+    ]
+    key = client.post("/api/v1/api-keys", json={"name": "ERP sync", "role": "viewer"}).get_json()["key"]
+    by_key = app.test_client()
+    assert by_key.get("/api/v1/notification-preferences", headers={"X-API-Key": key}).status_code == 200
+    assert by_key.patch("/api/v1/notification-preferences", json={}, headers={"X-API-Key": key}).status_code == 200
+    assert [c[3]["account_email"] for c in rpc.calls[-2:]] == [None, None]

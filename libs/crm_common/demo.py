@@ -2,7 +2,8 @@
 companies, contacts with Chinese and Western names, custom fields, interactions, a segment, a pool
 reclaim rule, two pipelines with open, won and lost deals, eighteen months of orders (value grades and
 churn risk follow), tasks, quotas, and a service desk: a business calendar, SLA policies, a support
-roster and tickets, some answered, resolved and rated.
+roster and tickets, some answered, resolved and rated; notification rules beyond the defaults and a
+manager's notification preferences (quiet hours, a daily digest).
 
 `python -m crm_common.demo [gateway-url]` signs in as CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD, or as the
 gateway's documented development admin when they are not set.
@@ -324,6 +325,7 @@ def load(admin: Client, password: str, seed: int = 7) -> dict:
     admin.call("POST", "/pool/rules", RECLAIM_RULE)
     sales_history(admin, people, contacts, rng, counts)
     service_desk(admin, people, contacts, rng, counts)
+    notification_settings(admin, people, password, counts)
     return counts
 
 
@@ -530,6 +532,22 @@ def service_desk(admin: Client, people: dict, contacts: list[dict], rng: random.
             score = rng.choice([2, 3, 4, 5, 5])
             admin.call("POST", f"{path}/satisfaction", {"score": score, "comment": SURVEY_COMMENTS[score]})
             counts["satisfaction answers"] += 1
+
+
+def notification_settings(admin: Client, people: dict, password: str, counts: dict) -> None:
+    """Who hears what beyond the defaults: escalated tickets also by email, every won deal told to
+    the sales manager; the support manager in Shanghai keeps quiet nights and reads a daily digest."""
+    manager = people["mei.manager@crm.local"]
+    admin.call("PATCH", "/notification-rules/sla_escalated", {"channels": ["in_app", "email"]})
+    admin.call("PATCH", "/notification-rules/deal_won", {"user_ids": [manager]})
+    counts["notification rules"] = 2
+    support_manager = Client(admin.base, "mei.manager@crm.local", password)
+    support_manager.call(
+        "PATCH",
+        "/notification-preferences",
+        {"time_zone": "Asia/Shanghai", "quiet_hours": {"start": "22:00", "end": "08:00"}, "digest": "daily"},
+    )
+    counts["notification preferences"] = 1
 
 
 def main(argv: list[str]) -> None:

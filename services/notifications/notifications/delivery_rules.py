@@ -44,6 +44,7 @@ def new_delivery(
     language: str | None = None,
     contact_id: str | None = None,
     recipient_user_id: str | None = None,
+    about_contact_id: str | None = None,
     subscription_id: str | None = None,
     campaign_id: str | None = None,
     order_key: str | None = None,
@@ -55,7 +56,9 @@ def new_delivery(
     """A queued delivery, due at `next_attempt_at` (default: at once). `dedupe_key` is the
     idempotency key (`<event_id>:<...>`, `campaign:<id>:<occurrence>:<contact_id>`): a second
     delivery with the same key is refused by the store. `ticket` is the snapshot of the ticket a
-    customer email is about (`message_queued` and `message_sent` carry it for the timeline's access)."""
+    customer email is about (`message_queued` and `message_sent` carry it for the timeline's access).
+    `contact_id` means a message TO that customer; `about_contact_id` names the customer a staff
+    notice is about (its text names them: the export and an erasure find it), and is no message to them."""
     if channel not in CHANNELS:
         raise ValidationFailed(f"unknown channel {channel!r}", [{"field": "channel", "message": "unknown"}])
     if not to or not dedupe_key:
@@ -71,6 +74,7 @@ def new_delivery(
         "language": language,
         "contact_id": contact_id,
         "recipient_user_id": recipient_user_id,
+        "about_contact_id": about_contact_id,
         "subscription_id": subscription_id,
         "campaign_id": campaign_id,
         "dedupe_key": dedupe_key,

@@ -29,6 +29,7 @@ FILTERABLE = (
     "status",
     "kind",
     "contact_id",
+    "about_contact_id",
     "subscription_id",
     "campaign_id",
     "recipient_user_id",

@@ -1,13 +1,21 @@
 """Events the notifications service publishes and consumes.
 
-Consumed: contacts.contact_created / contact_updated / contact_deleted / contact_merged (owner projection),
+Consumed (each staff notice is told as its kind's rule says, notices.py):
+contacts.contact_created / contact_updated / contact_deleted / contact_merged / contact_claimed /
+contact_released (owner projection),
+contacts.contact_assigned / contact_reclaimed / pool_reclaim_warned / customers_handed_over (the
+customer pool: the new, the former or the warned owner, the hand-over's recipients),
 sales.deal_created and service_desk.ticket_created (notify the customer's owner),
-sales.task_created / task_updated / task_reminder_due / task_overdue, deal_rotting and churn_risk_changed
-(notify the assignee, the task's creator, the deal's or the customer's owner; see sales_alerts.py),
+sales.task_created / task_updated / task_reminder_due / task_overdue, deal_updated (a deal whose
+status became won: deal_won), deal_rotting and churn_risk_changed (notify the assignee, the task's
+creator, the deal's or the customer's owner; see sales_alerts.py),
+contacts.interaction_logged / interaction_updated (the colleagues an interaction's summary newly
+mentions; see mentions.py),
 contacts.erasure_completed (tell the admin who asked for the erasure),
 service_desk.ticket_created / ticket_updated / ticket_commented / ticket_sla_warning /
-ticket_escalated / ticket_satisfaction_requested (the assignee, the
-escalation's recipients, and emails queued for the customer; see service_desk_alerts.py).
+ticket_escalated / ticket_satisfaction_requested (the assignee, the people a staff comment
+mentions, the escalation's recipients, and emails queued for the customer; see
+service_desk_alerts.py). Every catalog event also feeds the webhook subscriptions (webhook_feed.py).
 """
 
 # A message to a contact (email or SMS) was queued in `deliveries` (dispatch.py `_queue_delivery`).

@@ -12,7 +12,7 @@ from crm_common.errors import BadRequest, NotFound
 from crm_common.listing import parse_limit
 from crm_common.logs import current_request_id
 
-from . import domain, events
+from . import events
 from .live_sink import LiveEventSink
 from .store import NOTIFICATIONS
 
@@ -28,25 +28,6 @@ class InboxRpc:
     """The caller's own inbox; nobody reads or marks another person's notifications."""
 
     live_sink = LiveEventSink()
-
-    def _tell(
-        self, tx, event, recipients: list, title: str, body: str, ref_type: str, record: dict, suffix: str = ""
-    ) -> None:
-        """One in-app notification per distinct recipient (nobody for a null one, never the system)
-        about `record` (its `id`, and the `contact_id` of the customer the body names, for an erasure
-        to find). `suffix` keeps it apart from another notice of the same event to the same person."""
-        for recipient in dict.fromkeys(r for r in recipients if r and r != SYSTEM_USER):
-            notification = domain.in_app(
-                recipient,
-                event.event_id,
-                title,
-                body,
-                ref_type,
-                record["id"],
-                event.occurred_at,
-                contact_id=record.get("contact_id"),
-            )
-            self._put_in_app(tx, {**notification, "id": notification["id"] + suffix})
 
     def _put_in_app(self, tx, notification: dict) -> dict:
         """Write an in-app notification (new, or a change to a stored one such as an erasure's

@@ -1,5 +1,6 @@
-"""What sales tells people: tasks assigned to them, reminders and overdue tasks, rotting deals and
-churn-risk alerts (a mixin of NotificationsService: in-app inbox entries, one per event and recipient)."""
+"""What sales tells people: tasks assigned to them, reminders and overdue tasks, won and rotting
+deals and churn-risk alerts (a mixin of NotificationsService: each a notice of its kind, told as the
+kind's rule says; see notices.py)."""
 
 from crm_common.runtime.events import handle_event
 
@@ -15,10 +16,13 @@ class SalesAlerts:
 
     def _task_assigned(self, tx, event, title: str) -> None:
         task = event.payload
-        if task.get("assignee_id") == event.actor or self._about_erased(tx, task):
-            return  # who assigns a task to themselves needs no notice
+        assignee = task.get("assignee_id")
+        if not assignee or self._about_erased(tx, task):
+            return
         body = f"{task['title']} (due {domain.shown_time(task.get('due_at'))})"
-        self._tell(tx, event, [task.get("assignee_id")], title, body, "task", task)
+        # Who assigns a task to themselves needs no notice; the rule's user_ids hear of it all the same.
+        audiences = {"assignee": [assignee] if assignee != event.actor else []}
+        self._notify(tx, event, "task_assigned", audiences, title, body, "task", task)
 
     @handle_event("sales", "task_created")
     def on_task_created(self, tx, event) -> None:
@@ -38,7 +42,8 @@ class SalesAlerts:
         if self._about_erased(tx, task):
             return
         body = f"{task['title']} is due {domain.shown_time(task.get('due_at'))}"
-        self._tell(tx, event, [task.get("assignee_id")], "Task reminder", body, "task", task)
+        audiences = {"assignee": [task.get("assignee_id")]}
+        self._notify(tx, event, "task_reminder", audiences, "Task reminder", body, "task", task)
 
     @handle_event("sales", "task_overdue")
     def on_task_overdue(self, tx, event) -> None:
@@ -49,8 +54,24 @@ class SalesAlerts:
             return
         due = domain.shown_time(task.get("due_at"))
         body = f"{task['title']} was due {due} and is not done (assigned to {task['assignee_id']})"
-        recipients = [task.get("assignee_id"), task.get("created_by")]
-        self._tell(tx, event, recipients, "Task overdue", body, "task", task)
+        audiences = {"assignee": [task.get("assignee_id")], "creator": [task.get("created_by")]}
+        self._notify(tx, event, "task_overdue", audiences, "Task overdue", body, "task", task)
+
+    @handle_event("sales", "deal_updated")
+    def on_deal_updated(self, tx, event) -> None:
+        self._feed_webhooks(tx, event)
+        deal = event.payload
+        if "status" in (deal.get("changes") or []) and deal.get("status") == "won":
+            self._deal_won(tx, event, deal)
+
+    def _deal_won(self, tx, event, deal: dict) -> None:
+        # Who won it needs no notice; the rule's user_ids (a sales director) hear of every win.
+        if self._about_erased(tx, deal):
+            return
+        owner = deal.get("owner_id")
+        body = f"{deal['title']} ({deal['amount']} {deal.get('currency')})" if deal.get("amount") else deal["title"]
+        audiences = {"owner": [owner] if owner != event.actor else []}
+        self._notify(tx, event, "deal_won", audiences, "Deal won", body, "deal", deal)
 
     @handle_event("sales", "deal_rotting")
     def on_deal_rotting(self, tx, event) -> None:
@@ -59,7 +80,9 @@ class SalesAlerts:
             return
         stage = deal.get("stage_name") or deal.get("stage_id")
         body = f"{deal['title']} has been in {stage} for more than {deal.get('rotting_days')} days"
-        self._tell(tx, event, [deal.get("owner_id")], "Deal is rotting", body, "deal", deal)
+        self._notify(
+            tx, event, "deal_rotting", {"owner": [deal.get("owner_id")]}, "Deal is rotting", body, "deal", deal
+        )
 
     @handle_event("sales", "churn_risk_changed")
     def on_churn_risk_changed(self, tx, event) -> None:
@@ -77,4 +100,4 @@ class SalesAlerts:
             body = f"{name} orders as before again"
         ref_type = change.get("subject_type") or "contact"
         about = {"id": change["id"], "contact_id": contact_id}
-        self._tell(tx, event, [change.get("owner_id")], title, body, ref_type, about)
+        self._notify(tx, event, "churn_risk", {"owner": [change.get("owner_id")]}, title, body, ref_type, about)

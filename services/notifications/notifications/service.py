@@ -14,9 +14,20 @@ from . import delivery_rules, domain, events
 from .campaigns import CampaignsRpc
 from .dispatch import DeliveriesRpc
 from .inbox import InboxRpc
+from .mentions import MentionAlerts
+from .notices import Notices
+from .preferences import PreferencesRpc
 from .sales_alerts import SalesAlerts
 from .service_desk_alerts import ServiceDeskAlerts
-from .store import CONTACT_OWNERS, DELIVERIES, ERASED_SUBJECTS, NOTIFICATIONS, SPECS
+from .store import (
+    CONTACT_OWNERS,
+    DELIVERIES,
+    ERASED_SUBJECTS,
+    NOTICE_DIGEST_ENTRIES,
+    NOTIFICATIONS,
+    OPT_OUTS,
+    SPECS,
+)
 from .templates import TemplatesRpc
 from .webhook_feed import WebhookFeed
 from .webhooks import WebhooksRpc
@@ -24,8 +35,11 @@ from .webhooks import WebhooksRpc
 
 class NotificationsService(
     InboxRpc,
+    Notices,
+    PreferencesRpc,
     SalesAlerts,
     ServiceDeskAlerts,
+    MentionAlerts,
     TemplatesRpc,
     WebhooksRpc,  # before DeliveriesRpc: its delivery hooks call the dispatcher's own
     WebhookFeed,
@@ -73,6 +87,20 @@ class NotificationsService(
             }
         )
 
+    def _tell_about_contact(
+        self, tx, event, kind: str, audiences: dict, title: str, body: str, contact_id: str
+    ) -> None:
+        """A notice about a customer (its body names them, so `contact_id` lets an erasure find it)."""
+        self._notify(tx, event, kind, audiences, title, body, "contact", {"id": contact_id, "contact_id": contact_id})
+
+    def _tell_new_owner(self, tx, event, contact: dict) -> None:
+        # Who takes a customer themselves needs no notice.
+        owner = contact.get("owner_id")
+        body = f"{contact.get('display_name') or contact['id']} is now yours"
+        audiences = {"owner": [owner] if owner != event.actor else []}
+        title = "New customer assigned to you"
+        self._tell_about_contact(tx, event, "customer_assigned", audiences, title, body, contact["id"])
+
     @handle_event("contacts", "contact_created")
     def on_contact_created(self, tx, event) -> None:
         self._feed_webhooks(tx, event)
@@ -80,19 +108,7 @@ class NotificationsService(
         if self._erased(tx, contact["id"]):
             return
         self._remember_owner(tx, contact)
-        if contact.get("owner_id") and contact["owner_id"] != event.actor:
-            self._put_in_app(
-                tx,
-                domain.in_app(
-                    contact["owner_id"],
-                    event.event_id,
-                    "New customer assigned to you",
-                    f"{contact['display_name']} is now yours",
-                    "contact",
-                    contact["id"],
-                    event.occurred_at,
-                ),
-            )
+        self._tell_new_owner(tx, event, contact)
 
     @handle_event("contacts", "contact_updated")
     def on_contact_updated(self, tx, event) -> None:
@@ -113,18 +129,10 @@ class NotificationsService(
         if self._erased(tx, notice["contact_id"]):
             return
         name = notice.get("display_name") or notice["contact_id"]
-        self._put_in_app(
-            tx,
-            domain.in_app(
-                notice["owner_id"],
-                event.event_id,
-                "Customer returns to the pool soon",
-                f"{name} goes back to the pool on {notice['reclaim_at'][:10]} (UTC): {notice['reason']}",
-                "contact",
-                notice["contact_id"],
-                event.occurred_at,
-            ),
-        )
+        body = f"{name} goes back to the pool on {notice['reclaim_at'][:10]} (UTC): {notice['reason']}"
+        audiences = {"owner": [notice["owner_id"]]}
+        title = "Customer returns to the pool soon"
+        self._tell_about_contact(tx, event, "pool_reclaim_warning", audiences, title, body, notice["contact_id"])
 
     @handle_event("contacts", "contact_reclaimed")
     def on_contact_reclaimed(self, tx, event) -> None:
@@ -132,19 +140,10 @@ class NotificationsService(
         if self._erased(tx, contact["id"]):
             return
         self._remember_owner(tx, contact)
-        if contact.get("from_owner_id"):
-            self._put_in_app(
-                tx,
-                domain.in_app(
-                    contact["from_owner_id"],
-                    event.event_id,
-                    "Customer returned to the pool",
-                    f"{contact.get('display_name') or contact['id']} went back to the pool: {contact.get('reason')}",
-                    "contact",
-                    contact["id"],
-                    event.occurred_at,
-                ),
-            )
+        body = f"{contact.get('display_name') or contact['id']} went back to the pool: {contact.get('reason')}"
+        audiences = {"former_owner": [contact.get("from_owner_id")]}
+        title = "Customer returned to the pool"
+        self._tell_about_contact(tx, event, "pool_reclaimed", audiences, title, body, contact["id"])
 
     # Claims and releases tell nobody (the actor is the owner, or the owner's manager acted), but
     # every event of a contact needs a consumer, or the outbox holds back its later events.
@@ -163,57 +162,38 @@ class NotificationsService(
         if self._erased(tx, contact["id"]):
             return
         self._remember_owner(tx, contact)
-        if contact.get("owner_id") and contact["owner_id"] != event.actor and not contact.get("hand_over_id"):
-            self._put_in_app(
-                tx,
-                domain.in_app(
-                    contact["owner_id"],
-                    event.event_id,
-                    "New customer assigned to you",
-                    f"{contact.get('display_name') or contact['id']} is now yours",
-                    "contact",
-                    contact["id"],
-                    event.occurred_at,
-                ),
-            )
+        if not contact.get("hand_over_id"):
+            self._tell_new_owner(tx, event, contact)
 
     @handle_event("contacts", "customers_handed_over")
     def on_customers_handed_over(self, tx, event) -> None:
         job = event.payload
-        for owner_id, moved in (job.get("moved_by_owner") or {}).items():
-            if moved and owner_id not in (event.actor, job.get("requested_by")):
-                self._put_in_app(
-                    tx,
-                    domain.in_app(
-                        owner_id,
-                        event.event_id,
-                        "Customers handed over to you",
-                        f"{moved} customer(s) of {job['from_owner_id']} are now yours",
-                        "hand_over",
-                        job["id"],
-                        event.occurred_at,
-                    ),
-                )
+        moved_by_owner = {owner_id: moved for owner_id, moved in (job.get("moved_by_owner") or {}).items() if moved}
+        kind, ref_type = "customers_handed_over", "hand_over"
+        for owner_id, moved in moved_by_owner.items():
+            if owner_id not in (event.actor, job.get("requested_by")):
+                body = f"{moved} customer(s) of {job['from_owner_id']} are now yours"
+                audiences = {"recipient": [owner_id]}
+                title = "Customers handed over to you"
+                self._notify(tx, event, kind, audiences, title, body, ref_type, job, with_rule_user_ids=False)
+        if moved_by_owner:
+            # The rule's user_ids: one notice of their own about the whole hand-over.
+            shares = ", ".join(f"{moved} to {owner_id}" for owner_id, moved in moved_by_owner.items())
+            total = sum(moved_by_owner.values())
+            body = f"{total} customer(s) of {job['from_owner_id']} were handed over: {shares}"
+            title = "Customers handed over"
+            self._notify(tx, event, kind, {}, title, body, ref_type, job, suffix=":summary")
 
     @handle_event("sales", "deal_created")
     def on_deal_created(self, tx, event) -> None:
         self._feed_webhooks(tx, event)
         deal = event.payload
+        if self._erased(tx, deal["contact_id"]):
+            return  # the deal's title may name the person: nobody is told
         owner = self._owner(tx, deal["contact_id"])
-        if owner["owner_id"] and owner["owner_id"] != event.actor:
-            self._put_in_app(
-                tx,
-                domain.in_app(
-                    owner["owner_id"],
-                    event.event_id,
-                    "New deal for your customer",
-                    f"{deal['title']} for {owner['name']}",
-                    "deal",
-                    deal["id"],
-                    event.occurred_at,
-                    contact_id=deal["contact_id"],
-                ),
-            )
+        audiences = {"customer_owner": [owner["owner_id"]] if owner["owner_id"] != event.actor else []}
+        body = f"{deal['title']} for {owner['name']}"
+        self._notify(tx, event, "deal_created", audiences, "New deal for your customer", body, "deal", deal)
 
     # personal data
 
@@ -235,8 +215,20 @@ class NotificationsService(
         return {
             "notifications": self._about_contact(self.store, contact_id),
             "deliveries": list(self.store[DELIVERIES].iterate({"contact_id": contact_id}, [("created_at", 1)])),
+            # staff emails and SMS whose text names the customer, and digest entries (waiting, or
+            # sent with the `digest_delivery_id` of the digest email that told them)
+            "staff_notices": self._staff_notices_about(self.store, contact_id),
+            "digest_entries": self._digest_entries_about(self.store, contact_id),
+            "opt_outs": list(self.store[OPT_OUTS].iterate({"contact_id": contact_id}, [("id", 1)])),
             "contact_owner": self.store[CONTACT_OWNERS].get(contact_id),
         }
+
+    def _staff_notices_about(self, source, contact_id: str) -> list[dict]:
+        return list(source[DELIVERIES].iterate({"about_contact_id": contact_id}, [("created_at", 1)]))
+
+    def _digest_entries_about(self, source, contact_id: str) -> list[dict]:
+        entries = source[NOTICE_DIGEST_ENTRIES].iterate({"about_contact_id": contact_id})
+        return sorted(entries, key=lambda e: (e["created_at"], e["id"]))
 
     @handle_event("contacts", "contact_erased")
     def on_contact_erased(self, tx, event) -> None:
@@ -253,8 +245,27 @@ class NotificationsService(
                 if notification["body"] != domain.ERASED_TEXT:
                     self._put_in_app(tx, domain.scrubbed_notification(notification))
                     scrubbed += 1
-            for delivery in list(tx[DELIVERIES].iterate({"contact_id": erased_id})):
-                if not delivery_rules.is_scrubbed(delivery):  # queued ones are cancelled: nothing more goes out
+            # Messages to the person, staff notices naming them, and the digest emails that told
+            # an entry about them (a queued one is cancelled: nothing more goes out); a digest
+            # entry keeps its place, not its words.
+            digests = []
+            for entry in self._digest_entries_about(tx, erased_id):
+                if entry.get("digest_delivery_id"):
+                    digests.append(tx[DELIVERIES].get(entry["digest_delivery_id"]))
+                if entry["body"] != domain.ERASED_TEXT:
+                    tx[NOTICE_DIGEST_ENTRIES].replace({**entry, "body": domain.ERASED_TEXT}, entry["version"])
+                    messages += 1
+            messages_and_notices = {
+                delivery["id"]: delivery
+                for delivery in (
+                    *tx[DELIVERIES].iterate({"contact_id": erased_id}),
+                    *self._staff_notices_about(tx, erased_id),
+                    *digests,
+                )
+                if delivery is not None
+            }
+            for delivery in messages_and_notices.values():
+                if not delivery_rules.is_scrubbed(delivery):
                     tx[DELIVERIES].replace(delivery_rules.scrubbed(delivery, moment), delivery["version"])
                     messages += 1
             forgotten = bool(tx[CONTACT_OWNERS].delete(erased_id)) or forgotten
@@ -278,20 +289,11 @@ class NotificationsService(
         """Tell the admin who asked for an erasure that every service has scrubbed (it runs in
         the background: the request only answered that it had started)."""
         erasure = event.payload
-        if not erasure.get("requested_by"):
-            return
-        self._put_in_app(
-            tx,
-            domain.in_app(
-                erasure["requested_by"],
-                event.event_id,
-                "Erasure completed",
-                f"Erasure of contact {erasure['contact_id']} completed",
-                "erasure",
-                erasure["id"],
-                event.occurred_at,
-            ),
-        )
+        body = f"Erasure of contact {erasure['contact_id']} completed"
+        # The record names no person (no `contact_id`): nothing for a later export or erasure to find.
+        about = {"id": erasure["id"]}
+        audiences = {"requester": [erasure.get("requested_by")]}
+        self._notify(tx, event, "erasure_completed", audiences, "Erasure completed", body, "erasure", about)
 
     # merged customers
 

@@ -1,5 +1,6 @@
-"""What the service desk tells people: tickets assigned to an agent, SLA warnings and escalations
-(in-app, one per event and recipient), and the emails a customer gets about their
+"""What the service desk tells people: new tickets to the customer's owner, tickets assigned to an
+agent, customer replies, mentions in staff comments, SLA warnings and escalations (each a notice of
+its kind, told as the kind's rule says; see notices.py), and the emails a customer gets about their
 ticket: acknowledgement, staff replies, the satisfaction survey (queued in `deliveries` for the
 email channel, announced with `message_queued`). A mixin of NotificationsService.
 
@@ -11,6 +12,7 @@ timeline through contacts."""
 from crm_common.runtime.events import handle_event
 
 from . import delivery_rules, domain, template_rules
+from .mentions import plain
 
 # The ticket fields `message_queued` carries, for the contacts timeline's access rules.
 TICKET_SNAPSHOT = ("id", "version", "contact_id", "company_id", "team_id", "assignee_id", "contact_owner_id")
@@ -36,23 +38,29 @@ def _done(actions: list | None) -> str:
 class ServiceDeskAlerts:
     """Handlers of the service desk's ticket events."""
 
+    def _ticket_of_erased(self, tx, ticket: dict) -> bool:
+        # A ticket's subject and comments may name its customer: once erased, nobody is told.
+        return bool(ticket.get("contact_id")) and self._erased(tx, ticket["contact_id"])
+
     def _tell_about_ticket(
-        self, tx, event, recipients: list, title: str, body: str, ticket: dict, suffix: str = ""
+        self, tx, event, kind: str, audiences: dict, title: str, body: str, ticket: dict, suffix: str = ""
     ) -> None:
-        """One in-app notification per distinct recipient (never `system`) about the ticket, with
-        its customer's `contact_id` for an erasure to find (the body quotes the ticket's subject).
-        `suffix` keeps it apart from another handler's notice of the same event to the same person."""
-        if ticket.get("contact_id") and self._erased(tx, ticket["contact_id"]):
+        """The notice of `kind` about the ticket, with its customer's `contact_id` for an erasure to
+        find (the body quotes the ticket's subject); nothing about an erased customer. `suffix`
+        keeps it apart from another notice of the same event to the same person."""
+        if self._ticket_of_erased(tx, ticket):
             return
-        self._tell(tx, event, recipients, title, body, "ticket", ticket, suffix)
+        self._notify(tx, event, kind, audiences, title, body, "ticket", ticket, suffix)
 
     def _tell_assignee(self, tx, event, ticket: dict, title: str, suffix: str = "") -> None:
         assignee = ticket.get("assignee_id")
-        if not assignee or assignee == event.actor:
-            return  # who assigns a ticket to themselves needs no notice
+        if not assignee:
+            return
         due = domain.shown_time(ticket.get("resolution_due_at"))
         body = f"{ticket.get('subject')} ({ticket.get('priority')}, resolution due {due})"
-        self._tell_about_ticket(tx, event, [assignee], title, body, ticket, suffix)
+        # Who assigns a ticket to themselves needs no notice; the rule's user_ids hear of it all the same.
+        audiences = {"assignee": [assignee] if assignee != event.actor else []}
+        self._tell_about_ticket(tx, event, "ticket_assigned", audiences, title, body, ticket, suffix)
 
     def _email_customer(self, tx, event, kind: str, ticket: dict, comment: str = "") -> None:
         """Queue the email of `kind` to the ticket's customer (the survivor of a merged contact);
@@ -104,20 +112,9 @@ class ServiceDeskAlerts:
         # a notice of its own (the owner may be the assignee too), and the customer an acknowledgement.
         ticket = event.payload
         owner = self._owner(tx, ticket["contact_id"])
-        if owner["owner_id"]:
-            self._put_in_app(
-                tx,
-                domain.in_app(
-                    owner["owner_id"],
-                    event.event_id,
-                    "New ticket from your customer",
-                    f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}",
-                    "ticket",
-                    ticket["id"],
-                    event.occurred_at,
-                    contact_id=ticket["contact_id"],
-                ),
-            )
+        body = f"{ticket['subject']} ({ticket['priority']}) from {owner['name']}"
+        audiences = {"customer_owner": [owner["owner_id"]]}
+        self._tell_about_ticket(tx, event, "ticket_created", audiences, "New ticket from your customer", body, ticket)
         self._tell_assignee(tx, event, ticket, "Ticket assigned to you", suffix=":assignee")
         self._email_customer(tx, event, "ticket_acknowledgement", ticket)
 
@@ -136,11 +133,17 @@ class ServiceDeskAlerts:
         comment = event.payload.get("comment") or {}
         ticket = event.payload.get("ticket") or {}
         if comment.get("author_type") == "customer":
-            assignee = ticket.get("assignee_id")
+            audiences = {"assignee": [ticket.get("assignee_id")]}
             body = f"{ticket.get('subject')}: {(comment.get('body') or '')[:200]}"
-            self._tell_about_ticket(tx, event, [assignee], "Customer replied on a ticket", body, ticket)
-        elif comment.get("public"):
-            self._email_customer(tx, event, "ticket_reply", ticket, comment.get("body") or "")
+            title = "Customer replied on a ticket"
+            self._tell_about_ticket(tx, event, "ticket_customer_reply", audiences, title, body, ticket)
+            return
+        # A staff comment, public or an internal note, tells the colleagues it mentions.
+        if not self._ticket_of_erased(tx, ticket):
+            heading = ticket.get("subject") or ticket["id"]
+            self._tell_mentioned(tx, event, comment.get("body"), heading, "ticket", ticket, f"comment:{comment['id']}")
+        if comment.get("public"):  # the customer reads the mentions as plain names
+            self._email_customer(tx, event, "ticket_reply", ticket, plain(comment.get("body")))
 
     # SLA
 
@@ -149,7 +152,8 @@ class ServiceDeskAlerts:
         ticket = event.payload
         metric, due = _metric(ticket.get("metric")), domain.shown_time(ticket.get("due_at"))
         body = f"{ticket.get('subject')}: the {metric} target is due {due}"
-        self._tell_about_ticket(tx, event, ticket.get("recipient_ids") or [], "Ticket SLA due soon", body, ticket)
+        audiences = {"recipients": ticket.get("recipient_ids") or []}
+        self._tell_about_ticket(tx, event, "sla_warning", audiences, "Ticket SLA due soon", body, ticket)
 
     @handle_event("service_desk", "ticket_escalated")
     def on_ticket_escalated(self, tx, event) -> None:
@@ -157,7 +161,8 @@ class ServiceDeskAlerts:
         if ticket.get("reason") == "warning":
             return  # a step before the due time: its recipients were told by ticket_sla_warning
         body = f"{ticket.get('subject')} ({ticket.get('priority')}) is past its SLA{_done(ticket.get('actions'))}"
-        self._tell_about_ticket(tx, event, ticket.get("recipient_ids") or [], "Ticket escalated", body, ticket)
+        audiences = {"recipients": ticket.get("recipient_ids") or []}
+        self._tell_about_ticket(tx, event, "sla_escalated", audiences, "Ticket escalated", body, ticket)
 
     # satisfaction
 

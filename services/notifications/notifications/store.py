@@ -22,6 +22,18 @@ WEBHOOKS = "webhooks"
 # Message templates admins wrote (templates.py): one per (key, channel, language); without one the
 # built-in default of template_rules.py is used.
 NOTIFICATION_TEMPLATES = "notification_templates"
+# Who hears of what (notice_rules.py): one rule per notice kind (id = the kind), written by admins;
+# a kind without one follows its built-in default.
+NOTIFICATION_RULES = "notification_rules"
+# Each staff user's own notification preferences (id = user id): channels, quiet hours, digest, mutes.
+NOTIFICATION_PREFERENCES = "notification_preferences"
+# Staff notices for their recipient's email digest (id = the notice's id: a redelivered event
+# writes one entry once): `state` "waiting" until the digest timer sends them, then "sent" with the
+# `digest_delivery_id` of the email that told them (kept: the export and an erasure find it).
+NOTICE_DIGEST_ENTRIES = "notice_digest_entries"
+# Who was already told of a mention in a text (id `interaction:<interaction_id>:<user_id>` or
+# `comment:<comment_id>:<user_id>`): editing an interaction tells only the newly mentioned.
+MENTIONS_SEEN = "mentions_seen"
 
 SPECS = (
     CollectionSpec(
@@ -44,6 +56,7 @@ SPECS = (
             Index(("status", "next_attempt_at")),  # the dispatcher's work list
             Index(("order_key", "created_at")),  # who goes first among one record's deliveries
             Index(("contact_id", "created_at")),  # a contact's messages (export, erasure, the log)
+            Index(("about_contact_id", "created_at")),  # staff notices naming a customer (export, erasure)
             Index(("subscription_id", "created_at")),
             Index(("campaign_id", "created_at")),
             Index(("channel", "created_at")),
@@ -54,4 +67,14 @@ SPECS = (
     CollectionSpec(OPT_OUTS, (Index(("contact_id",)),)),
     CollectionSpec(WEBHOOKS, (Index(("active", "created_at")),)),
     CollectionSpec(NOTIFICATION_TEMPLATES, (Index(("key", "channel", "language"), unique=True),)),
+    CollectionSpec(NOTIFICATION_RULES),
+    CollectionSpec(NOTIFICATION_PREFERENCES),
+    CollectionSpec(
+        NOTICE_DIGEST_ENTRIES,
+        (
+            Index(("state", "user_id", "created_at")),  # the digest timer's work list: waiting ones
+            Index(("about_contact_id",)),  # a customer's (export, erasure)
+        ),
+    ),
+    CollectionSpec(MENTIONS_SEEN),
 )

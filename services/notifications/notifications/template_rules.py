@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from crm_common.errors import ValidationFailed
 from crm_common.schema import number_problem
 
 CHANNELS = ("email", "sms")
@@ -22,13 +23,14 @@ MAX_EXPONENT = 64
 @dataclass(frozen=True)
 class Variable:
     description: str
-    sample: dict[str, str | int]  # per language
+    sample: dict[str, Any]  # per language: text, a number, or (a list variable) a list of objects
 
 
 @dataclass(frozen=True)
 class TemplateKey:
     description: str
     variables: tuple[str, ...]
+    channels: tuple[str, ...] = CHANNELS  # the channels it is sent on (each has built-in defaults)
 
 
 VARIABLES: dict[str, Variable] = {
@@ -60,7 +62,30 @@ VARIABLES: dict[str, Variable] = {
         },
     ),
     "years": Variable("whole years since the customer joined (a number)", {"en": 3, "zh-CN": 3}),
+    "notice_title": Variable("the notice's title", {"en": "Deal won", "zh-CN": "赢单"}),
+    "notice_body": Variable(
+        "the notice's text", {"en": "Printers for Acme (1200.00 CNY)", "zh-CN": "艾克美打印机（1200.00 CNY）"}
+    ),
+    "notices": Variable(
+        "the notices of a digest, oldest first: a list to loop over ({% for n in notices %}), each with"
+        " n.title, n.body and n.at (when, UTC)",
+        {
+            "en": [
+                {"title": "Deal won", "body": "Printers for Acme (1200.00 CNY)", "at": "2030-01-02 09:30 UTC"},
+                {"title": "New task assigned to you", "body": "Call Wang Fang back", "at": "2030-01-02 10:05 UTC"},
+            ],
+            "zh-CN": [
+                {"title": "赢单", "body": "艾克美打印机（1200.00 CNY）", "at": "2030-01-02 09:30 UTC"},
+                {"title": "新任务", "body": "给王芳回电话", "at": "2030-01-02 10:05 UTC"},
+            ],
+        },
+    ),
+    "notice_count": Variable("how many notices the digest holds (a number)", {"en": 2, "zh-CN": 2}),
 }
+# Variables holding a list of objects, with the fields each object has: a template may loop over
+# them ({% for n in notices %}) and read those fields (n.title); nothing else loops or reads fields.
+LIST_VARIABLES: dict[str, tuple[str, ...]] = {"notices": ("title", "body", "at")}
+MAX_LIST_ITEMS = 200
 
 TICKET = ("customer_name", "company_name", "ticket_subject", "ticket_id")
 GREETING = ("customer_name", "company_name", "unsubscribe_url")
@@ -71,6 +96,13 @@ CATALOG: dict[str, TemplateKey] = {
     "greeting_holiday": TemplateKey("a holiday greeting campaign", (*GREETING, "holiday_name")),
     "greeting_birthday": TemplateKey("a birthday greeting campaign", GREETING),
     "greeting_anniversary": TemplateKey("a customer anniversary greeting campaign", (*GREETING, "years")),
+    "staff_notice": TemplateKey(
+        "a notice to a staff member by email or SMS (notification rules and preferences)",
+        ("notice_title", "notice_body"),
+    ),
+    "notice_digest": TemplateKey(
+        "a staff member's email digest of their notices", ("notices", "notice_count"), channels=("email",)
+    ),
 }
 
 # (key, channel, language) -> (subject, body); sms messages have no subject.
@@ -174,11 +206,24 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str | None, str]] = {
         None,
         "【{{ company_name }}】{{ customer_name }}，感谢您 {{ years }} 年来的陪伴！退订：{{ unsubscribe_url }}",
     ),
+    ("staff_notice", "email", "en"): ("{{ notice_title }}", "{{ notice_title }}\n\n{{ notice_body }}"),
+    ("staff_notice", "email", "zh-CN"): ("CRM 通知：{{ notice_title }}", "{{ notice_title }}\n\n{{ notice_body }}"),
+    ("staff_notice", "sms", "en"): (None, "CRM: {{ notice_title }}: {{ notice_body }}"),
+    ("staff_notice", "sms", "zh-CN"): (None, "【CRM】{{ notice_title }}：{{ notice_body }}"),
+    ("notice_digest", "email", "en"): (
+        "Your CRM digest: {{ notice_count }} notice{{ '' if notice_count == 1 else 's' }}",
+        "{% for n in notices %}- {{ n.at }} {{ n.title }}: {{ n.body }}\n{% endfor %}",
+    ),
+    ("notice_digest", "email", "zh-CN"): (
+        "CRM 通知摘要：{{ notice_count }} 条通知",
+        "{% for n in notices %}- {{ n.at }} {{ n.title }}：{{ n.body }}\n{% endfor %}",
+    ),
 }
 
-# What a template may use: variables, these filters, {% if %}, comparisons and arithmetic. Loops,
-# assignments, calls and attributes are refused: the variables are plain values, and with none of
-# them a template's output stays proportional to its size (no loop or doubling can blow it up).
+# What a template may use: variables, these filters, {% if %}, comparisons and arithmetic, and a
+# loop over a list variable reading its items' fields. Other loops, assignments, calls and
+# attributes are refused: the other variables are plain values, and a list holds at most
+# MAX_LIST_ITEMS items, so a template's output stays bounded (no loop or doubling can blow it up).
 FILTERS = (
     "abs",
     "capitalize",
@@ -308,6 +353,10 @@ def sample_values(key: str, language: str) -> dict[str, Any]:
 
 
 def default_template(key: str, channel: str, language: str) -> dict:
+    if channel not in CATALOG[key].channels:
+        raise ValidationFailed(
+            f"{key} is not sent by {channel}", [{"field": "channel", "message": f"{key} has no {channel} message"}]
+        )
     subject, body = DEFAULTS[(key, channel, resolve_language(language))]
     return {"key": key, "channel": channel, "language": resolve_language(language), "subject": subject, "body": body}
 
@@ -318,7 +367,7 @@ def catalog_view() -> list[dict]:
         {
             "key": key,
             "description": spec.description,
-            "channels": list(CHANNELS),
+            "channels": list(spec.channels),
             "variables": [
                 {"name": name, "description": VARIABLES[name].description, "samples": VARIABLES[name].sample}
                 for name in spec.variables
@@ -333,9 +382,40 @@ def catalog_view() -> list[dict]:
     ]
 
 
+def _loop_items(tree: nodes.Node) -> set[str]:
+    """The names a loop over a list variable binds to its items (`n` of `{% for n in notices %}`)."""
+    return {
+        loop.target.name
+        for loop in tree.find_all(nodes.For)
+        if isinstance(loop.target, nodes.Name)
+        and isinstance(loop.iter, nodes.Name)
+        and loop.iter.name in LIST_VARIABLES
+    }
+
+
+def _is_list_loop(node: nodes.For) -> bool:
+    return (
+        isinstance(node.target, nodes.Name)
+        and isinstance(node.iter, nodes.Name)
+        and node.iter.name in LIST_VARIABLES
+        and node.test is None
+        and not node.recursive
+    )
+
+
+def _item_field(node: nodes.Getattr, items: set[str]) -> bool:
+    fields = {field for fields in LIST_VARIABLES.values() for field in fields}
+    return isinstance(node.node, nodes.Name) and node.node.name in items and node.attr in fields
+
+
 def _node_problems(tree: nodes.Node) -> list[str]:
     problems: list[str] = []
+    items = _loop_items(tree)
     for node in tree.find_all(nodes.Node):
+        if isinstance(node, nodes.For) and _is_list_loop(node):
+            continue
+        if isinstance(node, nodes.Getattr) and _item_field(node, items):
+            continue
         if isinstance(node, nodes.Getattr):
             where = "outside the sandbox" if node.attr.startswith("_") else "not available (variables are plain values)"
             problems.append(f"attribute {node.attr!r} is {where}")
@@ -372,14 +452,17 @@ def _parse(source: str, field: str, allowed: tuple[str, ...]) -> tuple[set[str],
 
 
 def _names(tree: nodes.Node) -> set[str]:
-    """The variables a template reads (it may assign none: {% set %}, {% for %} and {% with %} are refused)."""
-    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
+    """The variables a template reads (it may assign none: {% set %} and {% with %} are refused; a
+    loop's item is no variable)."""
+    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"} - _loop_items(tree)
 
 
 def template_problems(key: str, channel: str, subject: str | None, body: str) -> list[dict]:
     """What is wrong with a template's text for its key and channel: [{field, message}], empty when none."""
     allowed = CATALOG[key].variables
     errors: list[dict] = []
+    if channel not in CATALOG[key].channels:
+        return [{"field": "channel", "message": f"{key} is sent only by {', '.join(CATALOG[key].channels)}"}]
     if channel == "email":
         if not isinstance(subject, str) or not subject.strip():
             errors.append({"field": "subject", "message": "is required for email"})
@@ -444,9 +527,23 @@ def value_problems(key: str, values: Any) -> list[dict]:
         field = f"variables.{name}"
         if name not in allowed:
             errors.append({"field": field, "message": f"is not a variable of {key} (known: {', '.join(allowed)})"})
+        elif name in LIST_VARIABLES:
+            if problem := _list_problem(value, LIST_VARIABLES[name]):
+                errors.append({"field": field, "message": problem})
         elif isinstance(value, str):
             if len(value) > MAX_VARIABLE_TEXT:
                 errors.append({"field": field, "message": f"must be at most {MAX_VARIABLE_TEXT} characters"})
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or number_problem(value):
             errors.append({"field": field, "message": "must be a string or a finite number (integers within 64 bits)"})
     return errors
+
+
+def _list_problem(value: Any, fields: tuple[str, ...]) -> str | None:
+    if not isinstance(value, list) or len(value) > MAX_LIST_ITEMS:
+        return f"must be a list of at most {MAX_LIST_ITEMS} objects"
+    for item in value:
+        if not isinstance(item, dict) or set(item) - set(fields):
+            return f"must hold objects of {', '.join(fields)}"
+        if not all(isinstance(text, str) and len(text) <= MAX_VARIABLE_TEXT for text in item.values()):
+            return f"must hold texts of at most {MAX_VARIABLE_TEXT} characters"
+    return None

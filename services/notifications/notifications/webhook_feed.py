@@ -1,12 +1,9 @@
 """Handlers of the catalog events nothing else in notifications consumes: each only feeds the
 webhook subscriptions (the handlers of the other catalog events call `_feed_webhooks` themselves);
-and the in-app notice to the admin who set up a webhook that was switched off. A mixin of
+and the notice (kind `webhook_disabled`) to the admin who set up a webhook that was switched off. A mixin of
 NotificationsService."""
 
-from crm_common.caller import SYSTEM_USER
 from crm_common.runtime.events import handle_event
-
-from . import domain
 
 
 class WebhookFeed:
@@ -22,10 +19,6 @@ class WebhookFeed:
 
     @handle_event("contacts", "company_deleted")
     def on_company_deleted(self, tx, event) -> None:
-        self._feed_webhooks(tx, event)
-
-    @handle_event("sales", "deal_updated")
-    def on_deal_updated(self, tx, event) -> None:
         self._feed_webhooks(tx, event)
 
     @handle_event("sales", "order_created")
@@ -48,17 +41,9 @@ class WebhookFeed:
     @handle_event("notifications", "webhook_disabled")
     def on_webhook_disabled(self, tx, event) -> None:
         webhook = event.payload
-        if webhook.get("created_by") in (None, SYSTEM_USER):
-            return
-        self._put_in_app(
-            tx,
-            domain.in_app(
-                webhook["created_by"],
-                event.event_id,
-                "Webhook switched off",
-                f"{webhook['url']}: {webhook.get('disabled_reason') or 'deliveries kept failing'}"[:1000],
-                "webhook",
-                webhook["id"],
-                event.occurred_at,
-            ),
+        # One the platform set up has nobody to tell but the rule's user_ids (`_notify` skips `system`).
+        body = f"{webhook['url']}: {webhook.get('disabled_reason') or 'deliveries kept failing'}"[:1000]
+        audiences = {"creator": [webhook.get("created_by")]}
+        self._notify(
+            tx, event, "webhook_disabled", audiences, "Webhook switched off", body, "webhook", {"id": webhook["id"]}
         )

@@ -2,6 +2,7 @@
 scrubbing on erasure, and late events that must not bring the name back (SQLite, no broker)."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,18 @@ from crm_common.caller import Caller
 from crm_common.envelope import new_event
 from crm_common.errors import Forbidden
 from crm_common.store import OUTBOX, DocumentStore, open_store
-from notifications import domain
+from notifications import domain, notice_rules
 from notifications.service import NotificationsService
-from notifications.store import CONTACT_OWNERS, DELIVERIES, NOTIFICATIONS, SPECS
+from notifications.store import (
+    CONTACT_OWNERS,
+    DELIVERIES,
+    NOTICE_DIGEST_ENTRIES,
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_RULES,
+    NOTIFICATIONS,
+    OPT_OUTS,
+    SPECS,
+)
 
 ADMIN = Caller("a1", ("admin",))
 SYSTEM = Caller("system", ("system",))
@@ -132,3 +142,75 @@ def test_the_admin_who_asked_for_an_erasure_is_told_when_it_completed(store: Doc
     assert (told["title"], told["body"]) == ("Erasure completed", "Erasure of contact c1 completed")
     assert told["ref"] == {"type": "erasure", "id": "e1"} and told["recipient_id"] == "a1"
     assert "contact_id" not in told  # it names no person: nothing for a later export or erasure to find
+
+
+# staff notices by email and digest, and opt-outs
+
+
+@pytest.fixture
+def emailed(store: DocumentStore) -> DocumentStore:
+    """New deals are told by email too: the owner (u1) gets one at once, a director (u2) in a
+    daily digest; the customer unsubscribed from greeting emails."""
+    rule = notice_rules.default_rule("deal_created")
+    store[NOTIFICATION_RULES].put({**rule, "channels": ["in_app", "email"], "user_ids": ["u2"], "customized": True})
+    store[NOTIFICATION_PREFERENCES].put(notice_rules.default_preferences("u1", "u1@crm.local"))
+    store[NOTIFICATION_PREFERENCES].put({**notice_rules.default_preferences("u2", "u2@crm.local"), "digest": "daily"})
+    store[OPT_OUTS].put(
+        {"id": "c1:email", "contact_id": "c1", "channel": "email", "created_at": "2030-01-01T00:00:00Z"}
+    )
+    handle(store, "on_contact_created", "contacts", "contact_created", CONTACT)
+    handle(store, "on_deal_created", "sales", "deal_created", {"id": "d1", "title": "ERP rollout", "contact_id": "c1"})
+    return store
+
+
+def test_the_export_lists_staff_notices_digest_entries_and_opt_outs(emailed: DocumentStore) -> None:
+    export = notifications(emailed, ADMIN).export_personal_data("c1")
+    [notice] = export["staff_notices"]
+    assert (notice["to"], notice["kind"], notice["recipient_user_id"]) == ("u1@crm.local", "staff_notice", "u1")
+    assert notice["about_contact_id"] == "c1" and notice["contact_id"] is None  # no message to the customer
+    assert "ERP rollout for 张伟明" in notice["body"]
+    [entry] = export["digest_entries"]
+    assert (entry["user_id"], entry["body"]) == ("u2", "ERP rollout for 张伟明")
+    assert [o["id"] for o in export["opt_outs"]] == ["c1:email"]
+    assert export["deliveries"] == []  # nothing was sent to the customer
+    other = notifications(emailed, ADMIN).export_personal_data("c2")
+    assert (other["staff_notices"], other["digest_entries"], other["opt_outs"]) == ([], [], [])
+
+
+def test_erasure_scrubs_staff_notices_and_digest_entries_naming_the_person(emailed: DocumentStore) -> None:
+    handle(emailed, "on_contact_erased", "contacts", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
+
+    [notice] = emailed[DELIVERIES].iterate({"about_contact_id": "c1"})
+    assert (notice["to"], notice["subject"], notice["body"]) == ("", domain.ERASED_TEXT, domain.ERASED_TEXT)
+    assert notice["status"] == "cancelled"  # not sent yet: it never goes out now
+    [entry] = emailed[NOTICE_DIGEST_ENTRIES].iterate({"about_contact_id": "c1"})
+    assert (entry["title"], entry["body"]) == ("New deal for your customer", domain.ERASED_TEXT)
+    (report,) = [
+        r["event"]["payload"]
+        for r in emailed[OUTBOX].find(None, [("id", 1)], 50).items
+        if r["event"]["event_type"] == "personal_data_erased"
+    ]
+    assert report["detail"]["deliveries_scrubbed"] == 2  # the staff email and the digest entry
+    handle(emailed, "on_contact_erased", "contacts", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
+    assert emailed[DELIVERIES].get(notice["id"])["version"] == notice["version"]  # scrubbed once
+
+
+def test_a_sent_digest_stays_findable_and_an_erasure_scrubs_it(emailed: DocumentStore) -> None:
+    """The digest email names the customer though it is about many: the entries it told keep its
+    delivery id, so the export shows it and an erasure scrubs (a queued one: cancels) it."""
+    assert notifications(emailed).send_digests_at(datetime(2100, 1, 1, tzinfo=UTC)) == 1
+    [digest] = emailed[DELIVERIES].iterate({"kind": "notice_digest"})
+    assert "ERP rollout for 张伟明" in digest["body"] and digest["about_contact_id"] is None
+    [entry] = notifications(emailed, ADMIN).export_personal_data("c1")["digest_entries"]
+    assert (entry["state"], entry["digest_delivery_id"]) == ("sent", digest["id"])
+
+    handle(emailed, "on_contact_erased", "contacts", "contact_erased", {"id": "c1", "version": 3, "erasure_id": "e1"})
+    scrubbed = emailed[DELIVERIES].get(digest["id"])
+    assert (scrubbed["to"], scrubbed["body"], scrubbed["status"]) == ("", domain.ERASED_TEXT, "cancelled")
+    assert emailed[NOTICE_DIGEST_ENTRIES].get(entry["id"])["body"] == domain.ERASED_TEXT
+    (report,) = [
+        r["event"]["payload"]
+        for r in emailed[OUTBOX].find(None, [("id", 1)], 50).items
+        if r["event"]["event_type"] == "personal_data_erased"
+    ]
+    assert report["detail"]["deliveries_scrubbed"] == 3  # the staff email, the digest entry and its email

@@ -9,8 +9,9 @@ from nameko.testing.services import worker_factory
 from crm_common.caller import Caller
 from crm_common.envelope import new_event
 from crm_common.store import DocumentStore, open_store
+from notifications import notice_rules
 from notifications.service import NotificationsService
-from notifications.store import NOTIFICATIONS, SPECS
+from notifications.store import NOTIFICATION_RULES, NOTIFICATIONS, SPECS
 
 
 @pytest.fixture
@@ -88,3 +89,22 @@ def test_an_assignment_is_told_to_the_new_owner_but_not_each_customer_of_a_hand_
     assert titles == ["Customers handed over to you", "New customer assigned to you"]
     assert inbox(store, "u3") == [] and inbox(store, "m1") == []  # nothing moved, or moved by themselves
     assert store[NOTIFICATIONS].count({"recipient_id": "u2"}) == 2
+
+
+def test_a_hand_overs_rule_users_get_one_summary_of_their_own(store):
+    rule = notice_rules.default_rule("customers_handed_over")
+    store[NOTIFICATION_RULES].put({**rule, "user_ids": ["dir", "u2"], "customized": True})
+    job = {"id": "h1", "from_owner_id": "u1", "moved_by_owner": {"u2": 7, "u3": 5, "u4": 0}}
+    handle(store, "on_customers_handed_over", "customers_handed_over", job, actor="m1")
+    handle(store, "on_customers_handed_over", "customers_handed_over", job, actor="m1")  # another event, same job
+    [summary, _] = inbox(store, "dir")  # one per event, never one per recipient
+    assert (summary["title"], summary["body"]) == (
+        "Customers handed over",
+        "12 customer(s) of u1 were handed over: 7 to u2, 5 to u3",
+    )
+    assert [n["body"] for n in inbox(store, "u3")] == ["5 customer(s) of u1 are now yours"] * 2
+    # a recipient who is one of the rule's users too keeps their own count, and gets the summary
+    assert (
+        sorted(n["title"] for n in inbox(store, "u2"))
+        == ["Customers handed over"] * 2 + ["Customers handed over to you"] * 2
+    )

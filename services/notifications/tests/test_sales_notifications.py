@@ -1,5 +1,6 @@
 """What sales tells people: tasks assigned to them, reminders, overdue tasks (assignee and creator),
-rotting deals and churn-risk alerts; one inbox entry per event and recipient."""
+won and rotting deals (the rule's extra users too) and churn-risk alerts; one inbox entry per event and
+recipient."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,9 @@ from nameko.testing.services import worker_factory
 from crm_common.caller import Caller
 from crm_common.envelope import new_event
 from crm_common.store import DocumentStore, open_store
+from notifications import notice_rules
 from notifications.service import NotificationsService
-from notifications.store import ERASED_SUBJECTS, NOTIFICATIONS, SPECS
+from notifications.store import ERASED_SUBJECTS, NOTIFICATION_RULES, NOTIFICATIONS, SPECS
 
 
 @pytest.fixture
@@ -58,6 +60,16 @@ def test_a_task_given_by_someone_else_is_told_to_the_assignee_once(store) -> Non
 def test_a_task_one_gives_oneself_is_told_to_nobody(store) -> None:
     handle(store, "on_task_created", "task_created", task(created_by="u1"), actor="u1")
     assert store[NOTIFICATIONS].count() == 0
+
+
+def test_the_rules_extra_users_hear_of_a_task_one_gives_oneself(store) -> None:
+    rule = {**notice_rules.default_rule("task_assigned"), "user_ids": ["director"], "customized": True}
+    store[NOTIFICATION_RULES].put(rule)
+    handle(store, "on_task_created", "task_created", task(created_by="u1"), actor="u1")
+    assert [n["body"] for n in inbox(store, "director")] == ["Call Wang Fang back (due 2030-01-02 09:30 UTC)"]
+    assert inbox(store, "u1") == []
+    handle(store, "on_task_created", "task_created", task(id="t2", assignee_id=None), actor="u1")  # nobody's
+    assert len(inbox(store, "director")) == 1
 
 
 def test_a_return_visit_planned_by_the_system_is_told_to_the_owner(store) -> None:
@@ -112,6 +124,45 @@ def test_a_rotting_deal_is_told_to_its_owner(store) -> None:
         "Fleet renewal has been in Proposal for more than 14 days",
     )
     assert notification["ref"] == {"type": "deal", "id": "d1"}
+
+
+def won(**fields) -> dict:
+    deal = {"id": "d1", "title": "Fleet renewal", "owner_id": "u1", "contact_id": "c1", "status": "won"}
+    return {**deal, "amount": "120000.00", "currency": "CNY", "changes": ["status", "closed_at"], **fields}
+
+
+def test_a_won_deal_is_told_to_its_owner_unless_they_won_it(store) -> None:
+    body = handle(store, "on_deal_updated", "deal_updated", won(), actor="m1")
+    worker_factory(NotificationsService, store=store).on_deal_updated(body)  # redelivered
+    [notification] = inbox(store, "u1")
+    assert (notification["id"], notification["title"], notification["body"]) == (
+        f"{body['event_id']}:u1",
+        "Deal won",
+        "Fleet renewal (120000.00 CNY)",
+    )
+    assert (notification["ref"], notification["contact_id"]) == ({"type": "deal", "id": "d1"}, "c1")
+    handle(store, "on_deal_updated", "deal_updated", won(id="d2"), actor="u1")
+    handle(store, "on_deal_updated", "deal_updated", won(id="d3", changes=["title"]), actor="m1")  # won before
+    handle(store, "on_deal_updated", "deal_updated", won(id="d4", status="lost"), actor="m1")
+    assert store[NOTIFICATIONS].count() == 1
+
+
+def test_the_rules_extra_users_hear_of_every_win_but_not_their_own(store) -> None:
+    rule = {**notice_rules.default_rule("deal_won"), "user_ids": ["director", "u1"], "customized": True}
+    store[NOTIFICATION_RULES].put(rule)
+    handle(store, "on_deal_updated", "deal_updated", won(amount=None), actor="u1")
+    [notification] = inbox(store, "director")
+    assert (notification["title"], notification["body"]) == ("Deal won", "Fleet renewal")
+    assert inbox(store, "u1") == []  # the owner won it: neither the audience nor the user_ids tell them
+    handle(store, "on_deal_updated", "deal_updated", won(id="d2"), actor="director")
+    assert len(inbox(store, "director")) == 1 and len(inbox(store, "u1")) == 1
+
+
+def test_a_won_deal_of_an_erased_customer_tells_nobody(store) -> None:
+    store[NOTIFICATION_RULES].put({**notice_rules.default_rule("deal_won"), "user_ids": ["director"]})
+    store[ERASED_SUBJECTS].put({"id": "c1", "erasure_id": "e1", "erased_at": "2030-01-01T00:00:00Z"})
+    handle(store, "on_deal_updated", "deal_updated", won(), actor="m1")
+    assert store[NOTIFICATIONS].count() == 0
 
 
 def churn(level: str | None, **fields) -> dict:

@@ -11,9 +11,9 @@ from nameko.testing.services import worker_factory
 from crm_common.caller import Caller
 from crm_common.envelope import new_event
 from crm_common.store import OUTBOX, DocumentStore, open_store
-from notifications import domain
+from notifications import domain, notice_rules
 from notifications.service import NotificationsService
-from notifications.store import DELIVERIES, NOTIFICATIONS, SPECS
+from notifications.store import DELIVERIES, NOTIFICATION_RULES, NOTIFICATIONS, SPECS
 
 SYSTEM = Caller("system", ("system",))
 CONTACT = {
@@ -119,6 +119,14 @@ def test_the_owner_who_is_also_the_assignee_gets_both_notices(known: DocumentSto
 def test_a_ticket_one_takes_oneself_is_told_to_nobody(known: DocumentStore) -> None:
     deliver(known, "on_ticket_created", "ticket_created", TICKET, actor="s1")
     deliver(known, "on_ticket_updated", "ticket_updated", {**TICKET, "changes": ["assignee_id"]}, actor="s1")
+    assert inbox(known, "s1") == []
+
+
+def test_the_rules_extra_users_hear_of_a_ticket_one_takes_oneself(known: DocumentStore) -> None:
+    rule = {**notice_rules.default_rule("ticket_assigned"), "user_ids": ["lead"], "customized": True}
+    known[NOTIFICATION_RULES].put(rule)
+    deliver(known, "on_ticket_updated", "ticket_updated", {**TICKET, "changes": ["assignee_id"]}, actor="s1")
+    assert [title for title, _ in inbox(known, "lead")] == ["Ticket assigned to you"]
     assert inbox(known, "s1") == []
 
 
