@@ -139,7 +139,6 @@ INTERACTION_KINDS = ("call", "email", "meeting", "chat", "visit", "web", "note")
 DIRECTIONS = ("inbound", "outbound")
 CUSTOM_FIELD_ENTITIES = ("contact", "company")
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "choice", "multi_choice", "boolean")
-SEARCH_TYPES = ("contact", "company", "interaction", "deal", "ticket")
 DEAD_LETTER_SERVICES = ("contacts", "sales", "service_desk", "notifications", "search")
 
 # Writable fields of each resource, as the owning service validates them.
@@ -366,7 +365,8 @@ LISTS = {
     ),
     "Webhook": ("active url event_types created_by", "created_at updated_at url"),
     "Delivery": (
-        "channel status kind contact_id subscription_id campaign_id recipient_user_id event_id order_key",
+        "channel status kind contact_id about_contact_id subscription_id campaign_id recipient_user_id event_id "
+        "order_key",
         "created_at updated_at next_attempt_at sent_at",
     ),
     "Campaign": ("name kind holiday channel segment_id active created_at", "name created_at updated_at"),
@@ -1709,15 +1709,10 @@ def _duplicate_schemas() -> dict:
 def _resource_paths() -> list:
     from .openapi_notifications import notifications_paths  # deferred: openapi_notifications builds on this module
     from .openapi_sales import sales_paths  # deferred: likewise
+    from .openapi_search import search_paths  # deferred: likewise
     from .openapi_service_desk import service_desk_paths  # deferred: likewise
 
     html_page = {"description": "HTML", "headers": (), "content": {"text/html": {"schema": S}}}
-    search_query = [
-        _query("q", {"type": "string", "minLength": 1, "pattern": r"\S"}, "The words to find", required=True),
-        _csv("types", SEARCH_TYPES, "Only hits of these types"),
-        _param("limit"),
-        _param("cursor"),
-    ]
     return [
         *_deduplicated(
             _collection("companies", "/companies", "Company", "CompanyInput", _equals("owner_id", "industry", "name"))
@@ -1823,14 +1818,7 @@ def _resource_paths() -> list:
         *sales_paths(),
         *service_desk_paths(),
         *notifications_paths(),
-        _operation(
-            "get",
-            "/search",
-            "search",
-            "One box over every entity the caller may see",
-            {200: _json(_ref("SearchResponse"))},
-            query=search_query,
-        ),
+        *search_paths(),
         _operation(
             "get",
             "/dead-letters/{service}",
@@ -1879,6 +1867,7 @@ def _resource_paths() -> list:
 def _schemas() -> dict:
     from .openapi_notifications import notifications_schemas  # deferred: openapi_notifications builds on this module
     from .openapi_sales import sales_schemas  # deferred: likewise
+    from .openapi_search import search_schemas  # deferred: likewise
     from .openapi_service_desk import service_desk_schemas  # deferred: likewise
 
     problem = _obj(
@@ -1976,23 +1965,7 @@ def _schemas() -> dict:
             ref=REF,
         ),
         **notifications_schemas(),
-        "SearchResponse": _obj(
-            ["data", "facets", "total", "next_cursor"],
-            data={
-                "type": "array",
-                "items": _obj(
-                    ["type", "id", "title", "highlights", "score"],
-                    type={"enum": list(SEARCH_TYPES)},
-                    id=S,
-                    title=S,
-                    score={"type": "number"},
-                    highlights=STRINGS,
-                ),
-            },
-            facets={"type": "object", "description": "counts per facet value: {facet: {value: count}}"},
-            total=INT,
-            next_cursor=NS,
-        ),
+        **search_schemas(),
         "DeadLetter": _obj(
             ["id", "event_id", "handler", "attempts", "status"],
             id=S,

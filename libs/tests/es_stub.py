@@ -3,12 +3,14 @@
 import copy
 import fnmatch
 import json
+import math
 import re
+import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cmp_to_key
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,14 +18,25 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 # What the stub emulates, and no more: analysis is derived from the mapping the client sent, but
 # only the standard tokenizer (approximated: no full UAX#29), the ngram tokenizer without
-# token_chars and the lowercase and cjk_bigram filters are known; anything else is refused with a
-# 400 so a test never passes against analysis the stub only pretends to do. Scores are the sum of
-# the boosts of the matching clauses, not BM25. One shard, no replicas, no auto-created indices.
+# token_chars, the letter and lowercase tokenizers (the built-in `simple` analyzer) and the
+# lowercase and cjk_bigram filters are known; anything else is refused with a 400 so a test never
+# passes against analysis the stub only pretends to do. Scores are the sum of the boosts of the
+# matching clauses (the best one for dis_max), not BM25, then function_score's functions, rounded
+# to float32 like Lucene's. Dates are strict_date_optional_time or epoch millis. One shard, no
+# replicas, no auto-created indices. Known leniency: a multi-field added by a mapping update is
+# read from _source for docs indexed before it (Elasticsearch leaves them without it until they
+# are written again).
 
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 SINGLE_CHAR_SCRIPTS = re.compile(r"[\u3040-\u309f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"\w+(?:[.']\w+)*")
 CLUSTER_VERSION = "8.19.0"
+# strict_date_optional_time: a date, optionally a time (hours, minutes, seconds, a fraction) and a zone.
+STRICT_DATE = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?"
+)
+TIME_UNITS_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
 
 
 class EsError(Exception):
@@ -38,6 +51,46 @@ class EsError(Exception):
 
 def unsupported(what: str) -> EsError:
     return EsError(400, "illegal_argument_exception", f"es_stub does not emulate {what}")
+
+
+def parse_date(value: Any) -> float | None:
+    """Epoch milliseconds of a date value as a `date` field with the default format reads it."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = STRICT_DATE.fullmatch(str(value))
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+    offset = 0
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = (int(digits[:2]) * 60 + int(digits[2:] or 0)) * (1 if zone[0] == "+" else -1)
+    millis = moment.timestamp() * 1000 - offset * 60_000
+    return millis + (int((fraction or "0").ljust(9, "0")) / 1_000_000)
+
+
+def parse_number(value: Any) -> float | None:
+    """A numeric field's value; numeric strings are coerced, as `coerce` (the default) does."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 @dataclass
@@ -116,18 +169,36 @@ def cjk_bigram(tokens: list[tuple[str, str, int, int]], output_unigrams: bool) -
     return out
 
 
+def letter_tokenize(text: str) -> list[str]:
+    """Lucene's LetterTokenizer: maximal runs of letters (Character.isLetter, str.isalpha)."""
+    words, current = [], []
+    for char in text:
+        if char.isalpha():
+            current.append(char)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
+
+
+BUILT_IN_ANALYZERS = {
+    "standard": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]},
+    "simple": {"type": "custom", "tokenizer": "lowercase"},
+}
+
+
 class Analyzer:
     def __init__(self, name: str, analysis: dict):
-        definition = analysis.get("analyzer", {}).get(name)
+        definition = analysis.get("analyzer", {}).get(name) or BUILT_IN_ANALYZERS.get(name)
         if definition is None:
-            if name != "standard":
-                raise EsError(400, "mapper_parsing_exception", f"analyzer [{name}] has not been configured in mappings")
-            definition = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]}
+            raise EsError(400, "mapper_parsing_exception", f"analyzer [{name}] has not been configured in mappings")
         if definition.get("type", "custom") != "custom":
             raise unsupported(f"analyzer type [{definition.get('type')}]")
         tokenizer = definition.get("tokenizer", "")
         self.tokenizer = analysis.get("tokenizer", {}).get(tokenizer) or {"type": tokenizer}
-        if self.tokenizer["type"] not in ("standard", "ngram"):
+        if self.tokenizer["type"] not in ("standard", "ngram", "letter", "lowercase"):
             raise unsupported(f"tokenizer [{tokenizer}]")
         if self.tokenizer["type"] == "ngram" and self.tokenizer.get("token_chars"):
             raise unsupported("ngram token_chars")
@@ -143,6 +214,10 @@ class Analyzer:
         typed: list[tuple[str, str, int, int]] | None = None  # until cjk_bigram has consumed them
         if self.tokenizer["type"] == "ngram":
             tokens = ngram_tokenize(text, self.tokenizer.get("min_gram", 1), self.tokenizer.get("max_gram", 2))
+        elif self.tokenizer["type"] in ("letter", "lowercase"):
+            tokens = [(term, position) for position, term in enumerate(letter_tokenize(text))]
+            if self.tokenizer["type"] == "lowercase":
+                tokens = [(term.lower(), position) for term, position in tokens]
         else:
             typed = standard_tokenize(text)
         for spec in self.filters:
@@ -162,6 +237,16 @@ class Analyzer:
 # --- one index ------------------------------------------------------------------------------
 
 SCALAR_TYPES = {"keyword", "text", "long", "integer", "float", "double", "boolean", "date"}
+NUMERIC_TYPES = {"long", "integer", "float", "double"}
+# The mapping parameters the stub honours, per field type; any other is refused.
+MAPPING_PARAMETERS = {
+    "object": {"type", "properties", "dynamic", "enabled"},
+    "text": {"type", "analyzer", "search_analyzer", "fields"},
+    "keyword": {"type", "fields"},
+    "boolean": {"type"},
+    "date": {"type", "ignore_malformed"},
+    **{kind: {"type", "ignore_malformed", "coerce"} for kind in NUMERIC_TYPES},
+}
 
 
 class StubIndex:
@@ -196,6 +281,9 @@ class StubIndex:
     def _check_properties(self, properties: dict, prefix: str) -> None:
         for name, spec in properties.items():
             kind = spec.get("type", "object")
+            unknown = set(spec) - MAPPING_PARAMETERS.get(kind, set())
+            if unknown:
+                raise unsupported(f"mapping parameters {sorted(unknown)} on [{prefix}{name}] of type [{kind}]")
             if kind == "object":
                 self._check_properties(spec.get("properties", {}), f"{prefix}{name}.")
             elif kind not in SCALAR_TYPES:
@@ -278,6 +366,8 @@ class StubIndex:
                 properties[name] = self._dynamic_mapping(path, value)
             spec = properties[name]
             kind = spec.get("type", "object")
+            if kind == "object" and spec.get("enabled", True) is False:
+                continue  # kept in _source, neither parsed nor indexed
             if kind == "object":
                 if value is not None and not isinstance(value, dict):
                     raise EsError(
@@ -300,13 +390,12 @@ class StubIndex:
         kind, ok = spec["type"], True
         if kind in ("long", "integer"):
             ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind in NUMERIC_TYPES:
+            ok = parse_number(value) is not None or bool(spec.get("ignore_malformed"))
         elif kind == "boolean":
             ok = isinstance(value, bool) or value in ("true", "false")
         elif kind == "date":
-            try:
-                datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                ok = bool(spec.get("ignore_malformed"))
+            ok = parse_date(value) is not None or bool(spec.get("ignore_malformed"))
         elif kind in ("keyword", "text"):
             ok = not isinstance(value, dict)
         if not ok:
@@ -428,6 +517,36 @@ def _single(clause: dict, query_type: str) -> tuple[str, Any]:
     return items[0]
 
 
+def _parse_bound(value: Any, convert: Callable[[Any], Any], path: str) -> Any:
+    if isinstance(value, str) and value.startswith("now"):
+        raise unsupported(f"date math [{value}]")
+    parsed = convert(value)
+    if parsed is None:
+        raise EsError(400, "parse_exception", f"failed to parse [{value}] for [{path}]")
+    return parsed
+
+
+def _time_value_ms(value: Any) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", str(value))
+    if not match:
+        raise unsupported(f"time value [{value}]")
+    return float(match.group(1)) * TIME_UNITS_MS[match.group(2)]
+
+
+def edit_distance(a: str, b: str, transpositions: bool) -> int:
+    """Levenshtein distance, a swap of neighbours one edit with transpositions (optimal string
+    alignment, as Lucene's LevenshteinAutomata)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if transpositions and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
 class Searcher:
     """Evaluates the query DSL subset ElasticIndex sends; a score or None per document."""
 
@@ -460,7 +579,7 @@ class Searcher:
             wanted = wanted if isinstance(wanted, bool) else str(wanted).lower() == "true"
             return any(v is wanted or v == str(wanted).lower() for v in _values(source, source_path))
         if kind == "keyword":
-            return str(wanted) in (str(v) for v in _values(source, source_path))
+            return _keyword_value(wanted) in (_keyword_value(v) for v in _values(source, source_path))
         if kind == "unmapped":
             return False
         return wanted in _values(source, source_path)
@@ -489,17 +608,14 @@ class Searcher:
             value = clause.get(key, [])
             return value if isinstance(value, list) else [value]
 
-        total = 0.0
-        for sub in listed("must"):
-            found = self.score(sub, source)
-            if found is None:
-                return None
-            total += found
-        if any(self.score(sub, source) is None for sub in listed("filter")):
-            return None
-        if any(self.score(sub, source) is not None for sub in listed("must_not")):
-            return None
+        # Every clause is evaluated, none short-circuited, so an unsupported one is always refused.
+        must = [self.score(sub, source) for sub in listed("must")]
+        filters = [self.score(sub, source) for sub in listed("filter")]
+        must_not = [self.score(sub, source) for sub in listed("must_not")]
         should = [s for s in (self.score(sub, source) for sub in listed("should")) if s is not None]
+        if None in must or None in filters or any(s is not None for s in must_not):
+            return None
+        total = sum(s for s in must if s is not None)
         scoring_or_filtering = clause.get("must") or clause.get("filter") or clause.get("must_not")
         required = clause.get("minimum_should_match", 0 if scoring_or_filtering else 1)
         # As in Elasticsearch, a bool without clauses matches everything, minimum_should_match or not.
@@ -516,9 +632,123 @@ class Searcher:
         path, values = _single(clause, "terms")
         return 1.0 if any(self._terms_equal(source, path, v) for v in values) else None
 
+    def _indexed(self, path: str, source: dict) -> list:
+        """The field's values as indexed: dates as epoch millis, numbers as floats; a malformed
+        value (ignore_malformed) is not indexed at all."""
+        source_path, spec = self._field(path)
+        kind = spec.get("type")
+        values = _values(source, source_path)
+        if kind == "date":
+            return [d for d in map(parse_date, values) if d is not None]
+        if kind in NUMERIC_TYPES:
+            return [n for n in map(parse_number, values) if n is not None]
+        if kind == "unmapped":
+            return []
+        return values
+
     def q_exists(self, clause: dict, source: dict) -> float | None:
-        source_path, spec = self._field(clause["field"])
-        return 1.0 if spec.get("type") != "unmapped" and _values(source, source_path) else None
+        return 1.0 if self._indexed(clause["field"], source) else None
+
+    def q_range(self, clause: dict, source: dict) -> float | None:
+        path, bounds = _single(clause, "range")
+        unknown = set(bounds) - {"gte", "gt", "lte", "lt", "boost"}
+        if unknown:
+            raise unsupported(f"range parameters {sorted(unknown)}")
+        _, spec = self._field(path)
+        kind = spec.get("type")
+        if kind == "date":
+            convert: Callable[[Any], Any] = parse_date
+        elif kind in NUMERIC_TYPES:
+            convert = parse_number
+        elif kind == "keyword":
+            convert = str
+        else:
+            raise unsupported(f"range over a field of type [{kind}]")
+        limits = {op: _parse_bound(bounds[op], convert, path) for op in ("gte", "gt", "lte", "lt") if op in bounds}
+
+        def within(value: Any) -> bool:
+            return (
+                ("gte" not in limits or value >= limits["gte"])
+                and ("gt" not in limits or value > limits["gt"])
+                and ("lte" not in limits or value <= limits["lte"])
+                and ("lt" not in limits or value < limits["lt"])
+            )
+
+        values = self._indexed(path, source) if kind != "keyword" else [str(v) for v in self._indexed(path, source)]
+        return float(bounds.get("boost", 1.0)) if any(within(v) for v in values) else None
+
+    def q_dis_max(self, clause: dict, source: dict) -> float | None:
+        if set(clause) - {"queries", "tie_breaker", "boost"}:
+            raise unsupported(f"dis_max parameters {sorted(clause)}")
+        found = [s for s in (self.score(sub, source) for sub in clause["queries"]) if s is not None]
+        if not found:
+            return None
+        best = max(found)
+        tie = float(clause.get("tie_breaker", 0.0))
+        return (best + tie * (sum(found) - best)) * float(clause.get("boost", 1.0))
+
+    def q_fuzzy(self, clause: dict, source: dict) -> float | None:
+        path, spec = _single(clause, "fuzzy")
+        if not isinstance(spec, dict):
+            spec = {"value": spec}
+        unknown = set(spec) - {"value", "fuzziness", "prefix_length", "transpositions", "max_expansions", "boost"}
+        if unknown:
+            raise unsupported(f"fuzzy parameters {sorted(unknown)}")
+        value = str(spec["value"])  # a term-level query: the value is not analyzed
+        fuzziness = spec.get("fuzziness", "AUTO")
+        if fuzziness == "AUTO":
+            allowed = 0 if len(value) < 3 else 1 if len(value) < 6 else 2
+        elif str(fuzziness) in ("0", "1", "2"):
+            allowed = int(fuzziness)
+        else:
+            raise unsupported(f"fuzziness [{fuzziness}]")
+        prefix = value[: int(spec.get("prefix_length", 0))]
+        transpositions = bool(spec.get("transpositions", True))
+        _, field_spec = self._field(path)
+        if field_spec.get("type") == "text":
+            candidates = {term for term, _ in self._tokens(source, path)}
+        else:
+            candidates = {str(v) for v in self._indexed(path, source)}
+        matched = any(c.startswith(prefix) and edit_distance(value, c, transpositions) <= allowed for c in candidates)
+        return float(spec.get("boost", 1.0)) if matched else None
+
+    def q_function_score(self, clause: dict, source: dict) -> float | None:
+        unknown = set(clause) - {"query", "functions", "score_mode", "boost_mode", "boost"}
+        if unknown:
+            raise unsupported(f"function_score parameters {sorted(unknown)}")
+        if clause.get("score_mode", "multiply") != "sum" or clause.get("boost_mode", "multiply") != "multiply":
+            raise unsupported("function_score other than score_mode sum, boost_mode multiply")
+        relevance = self.score(clause.get("query", {"match_all": {}}), source)
+        factors = [f for f in (self._function(spec, source) for spec in clause.get("functions", [])) if f is not None]
+        if relevance is None:
+            return None
+        # As in Lucene's FunctionScoreQuery: no function applying to the doc leaves the score as is.
+        factor = sum(factors) if factors else 1.0
+        return relevance * factor * float(clause.get("boost", 1.0))
+
+    def _function(self, spec: dict, source: dict) -> float | None:
+        """One score function's value for the doc, None when its filter leaves the doc out."""
+        kinds = set(spec) - {"filter", "weight"}
+        if kinds - {"exp"}:
+            raise unsupported(f"score functions {sorted(kinds)}")
+        excluded = "filter" in spec and self.score(spec["filter"], source) is None
+        weight = float(spec.get("weight", 1.0))
+        if "exp" not in spec:
+            return None if excluded else weight
+        path, decay = _single(spec["exp"], "exp")
+        if set(decay) - {"origin", "scale", "decay"}:
+            raise unsupported(f"decay parameters {sorted(decay)}")
+        if self._field(path)[1].get("type") != "date":
+            raise unsupported(f"a decay function over [{path}], not a date field")
+        origin = _parse_bound(decay["origin"], parse_date, path)
+        scale = _time_value_ms(decay["scale"])
+        values = self._indexed(path, source)
+        if excluded:
+            return None
+        if not values:
+            return weight  # a doc without the field: the function gives 1
+        distance = min(abs(v - origin) for v in values)  # multi_value_mode min
+        return weight * math.exp(math.log(float(decay.get("decay", 0.5))) / scale * distance)
 
     def q_prefix(self, clause: dict, source: dict) -> float | None:
         path, spec = _single(clause, "prefix")
@@ -530,15 +760,21 @@ class Searcher:
             candidates = [str(v) for v in _values(source, source_path)]
         return boost if any(c.startswith(str(value)) for c in candidates) else None
 
-    def q_multi_match(self, clause: dict, source: dict) -> float | None:
-        if clause.get("type") != "phrase" or set(clause) - {"query", "type", "fields", "boost"}:
-            raise unsupported(f"multi_match other than a plain phrase: {clause}")
-        best = None
-        for field in clause["fields"]:
-            path, _, boost = field.partition("^")
-            if self._phrase(source, path, str(clause["query"])):
-                best = max(best or 0.0, float(boost or 1.0))
-        return best
+    def q_match_phrase(self, clause: dict, source: dict) -> float | None:
+        path, spec = _single(clause, "match_phrase")
+        if isinstance(spec, dict):
+            if set(spec) - {"query", "boost"}:
+                raise unsupported(f"match_phrase parameters {sorted(spec)}")
+            text, boost = str(spec["query"]), float(spec.get("boost", 1.0))
+        else:
+            text, boost = str(spec), 1.0
+        return boost if self._phrase(source, path, text) else None
+
+    def q_constant_score(self, clause: dict, source: dict) -> float | None:
+        if set(clause) - {"filter", "boost"}:
+            raise unsupported(f"constant_score parameters {sorted(clause)}")
+        matched = self.score(clause["filter"], source) is not None
+        return float(clause.get("boost", 1.0)) if matched else None
 
     def _phrase(self, source: dict, path: str, text: str) -> bool:
         _, spec = self._field(path)
@@ -575,11 +811,13 @@ def run_search(index: StubIndex, body: dict) -> dict:
     if unknown:
         raise EsError(400, "parsing_exception", f"Unknown key for a START_OBJECT in {sorted(unknown)}.")
     searcher = Searcher(index)
+    query = body.get("query", {"match_all": {}})
+    searcher.score(query, {})  # parses the whole query: refused even when no doc would reach a clause
     matched = []
     for doc_id, source in index.searchable.items():
-        found = searcher.score(body.get("query", {"match_all": {}}), source)
+        found = searcher.score(query, source)
         if found is not None:
-            matched.append((doc_id, source, found))
+            matched.append((doc_id, source, float32(found)))
 
     specs = _sort_specs(body.get("sort", ["_score"]))
 
@@ -637,8 +875,19 @@ def run_search(index: StubIndex, body: dict) -> dict:
         )
     aggs = body.get("aggs", body.get("aggregations"))
     if aggs:
-        response["aggregations"] = {name: _terms_agg(searcher, spec, matched) for name, spec in aggs.items()}
+        response["aggregations"] = _aggregate(searcher, aggs, matched)
     return response
+
+
+def run_count(index: StubIndex, body: dict) -> dict:
+    unknown = set(body) - {"query"}
+    if unknown:
+        raise EsError(400, "parsing_exception", f"request does not support {sorted(unknown)}")
+    searcher = Searcher(index)
+    query = body.get("query", {"match_all": {}})
+    searcher.score(query, {})
+    count = sum(1 for source in index.searchable.values() if searcher.score(query, source) is not None)
+    return {"count": count, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
 
 
 def _filter_source(source: dict, wanted: Any) -> dict | None:
@@ -650,8 +899,29 @@ def _filter_source(source: dict, wanted: Any) -> dict | None:
     return {k: v for k, v in source.items() if k in includes}
 
 
+def _aggregate(searcher: Searcher, aggs: dict, matched: list) -> dict:
+    """terms aggregations, possibly under a sampler: the sub-aggregations see the shard_size
+    best-scoring matches (ties in index order, as Lucene's doc ids)."""
+    results = {}
+    for name, spec in aggs.items():
+        if "sampler" in spec:
+            if set(spec) != {"sampler", "aggs"} or set(spec["sampler"]) - {"shard_size"}:
+                raise unsupported(f"aggregation {spec}")
+            size = int(spec["sampler"].get("shard_size", 100))
+            order = sorted(range(len(matched)), key=lambda i: (-matched[i][2], i))
+            sample = [matched[i] for i in order[:size]]
+            results[name] = {"doc_count": len(sample), **_aggregate(searcher, spec["aggs"], sample)}
+        else:
+            results[name] = _terms_agg(searcher, spec, matched)
+    return results
+
+
+def _keyword_value(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def _terms_agg(searcher: Searcher, spec: dict, matched: list) -> dict:
-    if set(spec) != {"terms"} or set(spec["terms"]) - {"field", "size"}:
+    if set(spec) != {"terms"} or set(spec["terms"]) - {"field", "size", "missing"}:
         raise unsupported(f"aggregation {spec}")
     source_path, field_spec = searcher._field(spec["terms"]["field"])
     if field_spec.get("type") == "text":
@@ -660,9 +930,16 @@ def _terms_agg(searcher: Searcher, spec: dict, matched: list) -> dict:
             "illegal_argument_exception",
             f"Fielddata is disabled on [{spec['terms']['field']}] in [{searcher.index.name}].",
         )
+    if field_spec.get("type") not in ("keyword", "unmapped"):
+        raise unsupported(f"a terms aggregation over a [{field_spec.get('type')}] field")
+    missing = spec["terms"].get("missing")
     counts: dict[Any, int] = {}
     for _, source, _ in matched:
-        for value in set(_values(source, source_path)):
+        # Keyword doc values are strings, whatever JSON type the document held.
+        values = {_keyword_value(v) for v in _values(source, source_path)}
+        if not values and missing is not None:
+            values = {str(missing)}
+        for value in values:
             counts[value] = counts.get(value, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     size = int(spec["terms"].get("size", 10))
@@ -730,10 +1007,14 @@ class EsStub:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         params = dict(parse_qsl(split.query, keep_blank_values=True))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
+        body: Any
+        if parts and parts[-1] == "_bulk":
+            body = raw.decode(errors="replace")  # NDJSON: parsed line by line by bulk()
+        else:
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
         with self._lock:
             self.requests.append(Recorded(handler.command, "/" + "/".join(parts), params, body))
         if self.delay:
@@ -741,10 +1022,13 @@ class EsStub:
         try:
             if self.fail_status is not None:
                 raise EsError(self.fail_status, "stub_injected_failure", "failure injected by the test")
-            if not isinstance(body, (dict, type(None))):
-                raise EsError(400, "parse_exception", "request body is required to be a JSON object")
             with self._lock:
-                status, payload = self._route(handler.command, parts, params, body)
+                if parts and parts[-1] == "_bulk" and handler.command in ("POST", "PUT"):
+                    status, payload = self._bulk(parts[:-1], params, str(body or ""))
+                elif not isinstance(body, (dict, type(None))):
+                    raise EsError(400, "parse_exception", "request body is required to be a JSON object")
+                else:
+                    status, payload = self._route(handler.command, parts, params, body)
         except EsError as exc:
             status, payload = exc.status, exc.body()
         data = b"" if payload is None else json.dumps(payload).encode()
@@ -760,6 +1044,50 @@ class EsStub:
                 handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out and went away (see `delay`)
+
+    def _bulk(self, path: list[str], params: dict[str, str], ndjson: str) -> tuple[int, dict]:
+        """`index` actions only, each answered on its own: a conflict or a refused document fails
+        that item (its status and error), never the request."""
+        if len(path) > 1:
+            raise EsError(
+                400, "illegal_argument_exception", f"es_stub: no handler found for uri [/{'/'.join(path)}/_bulk]"
+            )
+        if set(params) - {"refresh"}:
+            raise unsupported(f"bulk parameters {sorted(params)}")
+        if ndjson and not ndjson.endswith("\n"):
+            raise EsError(400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]")
+        lines = [line for line in ndjson.split("\n") if line.strip()]
+        if not lines:
+            raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;")
+        if len(lines) % 2:
+            raise EsError(400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]")
+        items, touched = [], set()
+        for action_line, source_line in zip(lines[::2], lines[1::2], strict=True):
+            action = json.loads(action_line)
+            if set(action) != {"index"}:
+                raise unsupported(f"bulk actions other than index: {sorted(action)}")
+            meta = action["index"]
+            if set(meta) - {"_index", "_id", "version", "version_type"}:
+                raise unsupported(f"bulk action metadata {sorted(meta)}")
+            name = meta.get("_index") or (path[0] if path else None)
+            if name is None:
+                raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: index is missing;")
+            item_params = {k: str(meta[k]) for k in ("version", "version_type") if k in meta}
+            try:
+                index = self._index(name)
+                status, result = index.write(str(meta["_id"]), json.loads(source_line), item_params)
+                touched.add(name)
+                result["status"] = status
+            except EsError as exc:
+                error = exc.body()["error"]
+                del error["root_cause"]
+                result = {"_index": name, "_id": meta.get("_id"), "status": exc.status, "error": error}
+            items.append({"index": result})
+        if params.get("refresh") in ("true", "", "wait_for"):
+            for name in touched:
+                self.indices[name].refresh()
+        errors = any("error" in item["index"] for item in items)
+        return 200, {"errors": errors, "took": 1, "items": items}
 
     def _index(self, name: str) -> StubIndex:
         if name not in self.indices:
@@ -822,6 +1150,8 @@ class EsStub:
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if len(parts) == 2 and parts[1] == "_search" and method in ("GET", "POST"):
             return 200, run_search(self._index(parts[0]), body or {})
+        if len(parts) == 2 and parts[1] == "_count" and method in ("GET", "POST"):
+            return 200, run_count(self._index(parts[0]), body or {})
         raise EsError(
             400,
             "illegal_argument_exception",

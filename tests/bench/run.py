@@ -12,13 +12,19 @@ Then the forecast figure (tests/bench/forecast.py): BENCH_FORECAST_DEALS (300000
 into the sales store, their rollups rebuilt by the sales service, and GET /api/v1/reports/forecast timed through
 the gateway as an admin and as a manager over BENCH_FORECAST_CALLS (100, at least 50) calls each.
 
-Last, the import figure (tests/bench/imports.py): BENCH_IMPORT_ROWS (100000; 0 leaves it out) contacts
+Then the import figure (tests/bench/imports.py): BENCH_IMPORT_ROWS (100000; 0 leaves it out) contacts
 from a CSV through the gateway, with dedupe, timed from the POST until the import job completes.
+
+Last, the search figures at scale (tests/bench/search_scale.py): search p95 over the query mix as a rep
+and as an admin on an embedded index of BENCH_SEARCH_DOCS (1600000; 0 leaves it out) documents, built once
+through the adapter and cached under var/bench/; then a reindex of BENCH_REINDEX_DOCS (1000000; 0 leaves it
+out) contacts written into the contacts store, through the search service, with a searcher querying
+throughout. After the import: the contacts it writes would otherwise be deduplicated against a million.
 
 Settings from the environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (16),
 BENCH_FRESHNESS_WRITES (50), BENCH_IMPORT_ROWS (100000), BENCH_DRAIN_SECONDS (1800: how long to wait after
-the import for the outbox and search; 0: not at all), BENCH_GENERATOR (auto | wrk | python),
-GATEWAY_WORKERS / GATEWAY_THREADS.
+the import for the outbox and search; 0: not at all), BENCH_SEARCH_DOCS (1600000), BENCH_SEARCH_ROUNDS (20),
+BENCH_REINDEX_DOCS (1000000), BENCH_GENERATOR (auto | wrk | python), GATEWAY_WORKERS / GATEWAY_THREADS.
 """
 
 import http.client
@@ -51,6 +57,7 @@ from tests.bench.forecast import (
 )
 from tests.bench.imports import DRAIN_TIMEOUT_SECONDS, IMPORT_TARGET_SECONDS, IMPORT_TIMEOUT_SECONDS, measure_import
 from tests.bench.load import Generator, LoadResult, choose_generator, percentile
+from tests.bench.search_scale import ScaleSettings, measure_search_scale, search_scale_checks, search_scale_lines
 
 PORT_OFFSET = 2100
 NAIVE_PORT = GATEWAY.port + PORT_OFFSET + 50
@@ -98,6 +105,7 @@ class Settings:
     import_rows: int = 100_000
     forecast_deals: int = 300_000
     forecast_calls: int = 100
+    search_scale: ScaleSettings = ScaleSettings(1_600_000, 1_000_000, 20)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -110,6 +118,7 @@ class Settings:
             import_rows=_positive_int("BENCH_IMPORT_ROWS", 100_000, minimum=0),
             forecast_deals=_positive_int("BENCH_FORECAST_DEALS", 300_000, minimum=0),
             forecast_calls=_positive_int("BENCH_FORECAST_CALLS", 100, minimum=50),
+            search_scale=ScaleSettings.from_env(),
         )
 
 
@@ -379,7 +388,11 @@ def machine_info(generator: Generator) -> dict:
 
 
 def checks(
-    results: dict[str, LoadResult], freshness: dict, imported: dict | None = None, forecast: dict | None = None
+    results: dict[str, LoadResult],
+    freshness: dict,
+    imported: dict | None = None,
+    forecast: dict | None = None,
+    search_scale: dict | None = None,
 ) -> list[dict]:
     rpc = results["rpc_get"].ok_rps
 
@@ -416,6 +429,7 @@ def checks(
             else []
         ),
         *forecast_checks(forecast),
+        *search_scale_checks(search_scale),
     ]
 
 
@@ -469,7 +483,15 @@ def render(report: dict) -> str:
     lines += ["", f"{'check':<28}{'measured':>12}{'target':>14}  result"]
     for check in report["checks"]:
         name = check["name"]
-        unit = " ms" if name.startswith(("search", "forecast")) else " s" if name.startswith("import") else "x"
+        unit = (
+            " MB"
+            if name.endswith("RSS in reindex")
+            else " ms"
+            if name.startswith(("search", "forecast"))
+            else " s"
+            if name.startswith("import")
+            else "x"
+        )
         value = f"{check['value']:.2f}{unit}" if check["value"] is not None else "n/a"
         lines.append(f"{check['name']:<28}{value:>12}{check['target']:>14}  {'PASS' if check['pass'] else 'MISS'}")
     lines += [
@@ -497,6 +519,7 @@ def render(report: dict) -> str:
                 "CPU ms per row: " + ", ".join(f"{name} {_fmt(ms, 2)}" for name, ms in per_row.items())
             ),
         ]
+    lines += search_scale_lines(report.get("search_scale"))
     for name, row in report["throughput"].items():
         if row["errors"]:
             log = "naive_gateway.log" if name.startswith("naive") else "gateway.log"
@@ -561,6 +584,10 @@ def run(settings: Settings) -> dict:
             imported = measure_import(
                 stack.gateway_url, contacts_url, auth, settings.import_rows, cpu_groups(stack, naive)
             )
+        search_scale = None
+        if settings.search_scale.docs or settings.search_scale.reindex_docs:
+            print("search at scale:", flush=True)
+            search_scale = measure_search_scale(stack, settings.search_scale, RESULTS_DIR)
     return {
         "timestamp": timestamp,
         "machine": machine,
@@ -575,6 +602,8 @@ def run(settings: Settings) -> dict:
             "import_rows": settings.import_rows,
             "forecast_deals": settings.forecast_deals,
             "forecast_calls": settings.forecast_calls,
+            "search_docs": settings.search_scale.docs,
+            "reindex_docs": settings.search_scale.reindex_docs,
         },
         "authentication": {
             "note": authentication_note(),
@@ -598,7 +627,8 @@ def run(settings: Settings) -> dict:
         "freshness": freshness,
         "import": imported,
         "forecast": forecast,
-        "checks": checks(results, freshness, imported, forecast),
+        "search_scale": search_scale,
+        "checks": checks(results, freshness, imported, forecast, search_scale),
     }
 
 

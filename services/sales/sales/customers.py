@@ -136,17 +136,20 @@ class CustomerHandlers:
         # Deals and orders are business records (amounts, stages, lines, owner): they stay, still
         # pointing at the erased contact's id, which resolves to nobody any more. What is free text
         # about the person goes: order notes, task descriptions; so do the lead score's profile
-        # snapshot and the name sales copied.
+        # snapshot and the name sales copied. Each scrubbed order and task is announced like any
+        # other change, so search and webhook subscribers drop the text too.
         contact_id = event.payload["id"]
         scrubbed = 0
         for order in list(tx[ORDERS].iterate({"contact_id": contact_id})):
             if order.get("notes"):
-                tx[ORDERS].replace({**order, "notes": None, "updated_at": utc_now()}, order["version"])
+                stored = tx[ORDERS].replace({**order, "notes": None, "updated_at": utc_now()}, order["version"])
+                self.emit(tx, events.ORDER_UPDATED, {**stored, "changes": ["notes"]})
                 scrubbed += 1
         tasks = list(tx[TASKS].iterate({"contact_id": contact_id}))
         for task in tasks:
             if task.get("description"):
-                tx[TASKS].replace({**task, "description": None, "updated_at": utc_now()}, task["version"])
+                stored = tx[TASKS].replace({**task, "description": None, "updated_at": utc_now()}, task["version"])
+                self.emit(tx, events.TASK_UPDATED, {**stored, "changes": ["description"]})
                 scrubbed += 1
         if tx[LEAD_SCORES].delete(contact_id):
             scrubbed += 1

@@ -10,6 +10,7 @@ from .csat_followups import CsatFollowUps
 from .customers import CustomerHandlers
 from .deals import DealsRpc
 from .grading import GradingRpc
+from .metrics import refresh_pipeline
 from .orders import OrdersRpc
 from .reports import ReportsRpc
 from .scoring import ScoringRpc
@@ -33,3 +34,6 @@ class SalesService(
     name = "sales"
     store = Store(SPECS)
     contacts = ServiceRpc("contacts")
+
+    def refresh_metrics(self) -> None:
+        refresh_pipeline(self.store)

@@ -88,6 +88,9 @@ def test_an_erased_contact_keeps_its_deals_and_orders_loses_free_text_and_sales_
     assert store[CUSTOMERS].get("contact:c1")["display_name"] is None
     assert store[CUSTOMER_STATS].get("contact:c1")["display_name"] is None
     reports = [r["event"] for r in store[OUTBOX].iterate(None, [("id", 1)])]
+    # Each scrub is announced like any change: search and webhooks drop the text too.
+    announced = [(r["event_type"], r["payload"]["changes"]) for r in reports if r["event_type"].endswith("_updated")]
+    assert announced == [("order_updated", ["notes"]), ("task_updated", ["description"])]
     assert [(r["event_type"], r["payload"]) for r in reports if r["event_type"] == "personal_data_erased"] == [
         (
             "personal_data_erased",

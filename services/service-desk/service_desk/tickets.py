@@ -9,6 +9,7 @@ from crm_common.listing import parse_list_query
 from crm_common.schema import validate
 
 from . import domain, events, schemas, sla
+from .metrics import count_resolution
 from .store import ERASED_SUBJECTS, TICKET_COMMENTS, TICKETS
 
 
@@ -97,6 +98,10 @@ class TicketsRpc:
                 changed.append("satisfaction")
         stored = tx[TICKETS].replace(updated, current["version"])
         self.emit(tx, events.TICKET_UPDATED, {**stored, "changes": changed})
+        if domain.became_resolved(current, stored):
+            # Counted once the versioned write took it (a lost race raised above); a commit failing
+            # after this point, rare, would count it once too often.
+            count_resolution(stored, now)
         if survey_asked:
             self._announce_survey(tx, stored)
         return stored, changed

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from nameko.testing.services import worker_factory
+from prometheus_client import REGISTRY
 
 from crm_common.caller import Caller
 from crm_common.store import OUTBOX, DocumentStore, open_store
@@ -435,3 +436,27 @@ def test_a_holiday_added_to_the_calendar_moves_the_due_times_of_running_clocks(s
     )
     assert {"first_response_due_at", "resolution_due_at"} <= set(events["ticket_updated"]["changes"])
     assert stored["sla_next_check_at"] == iso(tuesday.replace(hour=10))
+
+
+# the SLA compliance counter
+
+
+def resolved_count(outcome: str) -> float:
+    return REGISTRY.get_sample_value("crm_tickets_resolved_total", {"sla": outcome}) or 0.0
+
+
+def test_each_resolution_is_counted_once_under_its_sla_outcome(store: DocumentStore) -> None:
+    before = {outcome: resolved_count(outcome) for outcome in ("met", "breached", "none")}
+    file_ticket(store, policy(), "t-met")
+    file_ticket(store, policy(), "t-late")
+    admin = Caller("a1", ("admin",))
+    in_time = worker_factory(ServiceDeskService, store=store, caller=admin)
+    in_time._now = lambda: at(9, 30)
+    in_time.update_ticket("t-met", {"status": "resolved"})
+    run(store, at(10, 5))  # first response due at 10:00: t-late is breached
+    late = worker_factory(ServiceDeskService, store=store, caller=admin)
+    late._now = lambda: at(10, 10)
+    late.update_ticket("t-late", {"status": "resolved"})
+    late.update_ticket("t-late", {"status": "closed"})  # closing is no second resolution
+    after = {outcome: resolved_count(outcome) for outcome in ("met", "breached", "none")}
+    assert {k: after[k] - before[k] for k in after} == {"met": 1, "breached": 1, "none": 0}
