@@ -15,8 +15,16 @@ def healthz():
     return jsonify(status="ok", service="gateway")
 
 
+def draining() -> bool:
+    """True once the gunicorn master got SIGTERM (see gateway.gunicorn_conf): out of rotation."""
+    flag = os.environ.get("GATEWAY_DRAIN_FLAG")
+    return bool(flag) and os.path.exists(flag)
+
+
 @blueprint.get("/readyz")
 def readyz():
+    if draining():
+        return jsonify(ready=False, checks={"draining": "shutting down (SIGTERM received)"}), 503
     checks = {"broker": "ok" if current_app.extensions["rpc"].connected else "not connected"}
     try:
         current_app.extensions["gateway_store"].ping()
