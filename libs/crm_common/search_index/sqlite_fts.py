@@ -12,14 +12,21 @@ A long plain-ASCII term (an email or its domain, 10+ characters) is not matched 
 its trigrams, which would read the posting lists of its common ones ("com", ".co") in full: it is
 looked up by its rarest few trigrams (counted up to a cap, cached a while) and each candidate
 confirmed by `instr` on its text. Confirming costs more per candidate than a posting entry, so a
-shorter term (a surname, phone digits) stays a phrase."""
+shorter term (a surname, phone digits) stays a phrase.
+
+Reads never queue behind writes: a file index is in WAL mode, where a reader sees the last commit
+while a write goes on, so writes keep one connection (behind a lock: one transaction at a time) and
+reads take one of a small pool of their own. Each connection is used by one thread at a time and
+none is tied to a thread, so callers may hand any call to an OS thread (the search service does:
+SQLite calls hold the process otherwise)."""
 
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -69,6 +76,11 @@ TRIGRAM_COUNT_CACHE_SIZE = 100_000
 VOCABULARY_WORD_LENGTH = (3, 40)  # words a typo can be measured against: 4+ letter terms, 1-2 edits
 TEXT_FIELD_SUFFIX = "_id"  # keyword fields whose values are ids are not searchable text
 DATE_ATTRIBUTES = ("created_at", "updated_at")  # RANGEABLE fields that are SearchDoc attributes
+IDLE_READERS_KEPT = 2  # read connections kept open between reads; more concurrent reads open their own
+WRITER_CACHE_KIB = 65536  # SQLite page cache per connection: the writer's holds the pages a batch rewrites
+READER_CACHE_KIB = 32768  # each reader's; the OS page cache holds the file for all of them
+BUSY_TIMEOUT_SECONDS = 5.0
+MEMORY = ":memory:"
 
 
 def _facet_column(name: str) -> str:
@@ -142,6 +154,34 @@ def _julian_day(iso: str | None) -> float | None:
     return moment.timestamp() / 86400.0 + 2440587.5
 
 
+def _execute(conn: sqlite3.Connection, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        raise ServiceUnavailable(f"search index unavailable: {exc}") from None
+
+
+def _connect(path: str, cache_kib: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+    return conn
+
+
+def _prepare_for_search(conn: sqlite3.Connection) -> None:
+    """The connection's own table of the matches of the query it answers (temporary tables belong
+    to their connection), and `pow` where SQLite was built without the math functions."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS search_matches (rid INTEGER PRIMARY KEY, key TEXT, score REAL, "
+        + ", ".join(FACET_COLUMNS_OF_MATCHES)
+        + ")"
+    )
+    try:
+        conn.execute("SELECT pow(2, 1)")
+    except sqlite3.OperationalError:
+        conn.create_function("pow", 2, pow, deterministic=True)
+
+
 def _searchable_text(doc: SearchDoc) -> str:
     """Title, body and the keyword fields' human text (text.keyword_values: the rule both adapters share)."""
     return "\n".join([doc.title, doc.body, *keyword_values(doc.fields)])
@@ -168,17 +208,24 @@ def _row_values(doc: SearchDoc) -> tuple:
 
 class SqliteFtsIndex(SearchIndex):
     def __init__(self, path: str):
-        if path != ":memory:":
+        if path != MEMORY:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._lock = threading.RLock()
+        self._path = path
+        self._lock = threading.RLock()  # the writer's: one transaction at a time on its connection
+        self._closed = False
+        # Idle read connections. Taking one (list.pop) and giving it back (append) are single
+        # operations under the GIL: no lock, so a read never waits on another thread for one.
+        self._idle_readers: list[sqlite3.Connection] = []
+        # Typo alternatives by term, for the vocabulary as last committed: a write that adds words
+        # puts a new, empty dict in its place once it commits. A read fills the dict it took before
+        # its snapshot, so an answer from before a commit never lands in the dict for after it.
         self._typo_cache: dict[str, list[str]] = {}
+        self._vocabulary_grew = False  # in the write under way (the writer's lock held)
         self._trigram_counts: dict[str, int] = {}
         self._trigram_counts_since = time.monotonic()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        self._conn = _connect(path, WRITER_CACHE_KIB)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA temp_store=MEMORY")
-        self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(docs)")}
         for spec in ADDED_COLUMNS:
@@ -187,22 +234,42 @@ class SqliteFtsIndex(SearchIndex):
             if spec.split()[0] not in columns:
                 self._conn.execute(f"ALTER TABLE docs ADD COLUMN {spec}")
         self._conn.executescript(INDEXES)
-        # The matches of the query being answered, with what ranking and counting need of each.
-        self._conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS search_matches (rid INTEGER PRIMARY KEY, key TEXT, score REAL, "
-            + ", ".join(FACET_COLUMNS_OF_MATCHES)
-            + ")"
-        )
-        try:
-            self._conn.execute("SELECT pow(2, 1)")
-        except sqlite3.OperationalError:  # a build without the math functions
-            self._conn.create_function("pow", 2, pow, deterministic=True)
+        if path == MEMORY:  # another connection would open another, empty database: reads share this one
+            _prepare_for_search(self._conn)
 
     def _run(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        """A statement on the writer's connection (the caller holds the lock)."""
+        return _execute(self._conn, sql, params)
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read on, inside one read transaction: the statements of a call see one
+        snapshot (the last commit when it began), and a write meanwhile neither waits nor shows."""
+        if self._path == MEMORY:
+            with self._lock:
+                yield from self._snapshot(self._conn)
+            return
         try:
-            return self._conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            raise ServiceUnavailable(f"search index unavailable: {exc}") from None
+            conn = self._idle_readers.pop()
+        except IndexError:
+            conn = _connect(self._path, READER_CACHE_KIB)
+            _prepare_for_search(conn)
+        try:
+            yield from self._snapshot(conn)
+        finally:
+            if self._closed or len(self._idle_readers) >= IDLE_READERS_KEPT:
+                conn.close()
+            else:
+                self._idle_readers.append(conn)
+
+    @staticmethod
+    def _snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        _execute(conn, "BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:  # (an error may have ended it) nothing to keep: only its temporary matches
+                conn.execute("ROLLBACK")
 
     # --- writes -------------------------------------------------------------------------
 
@@ -242,17 +309,20 @@ class SqliteFtsIndex(SearchIndex):
                 added = self._run("INSERT OR IGNORE INTO vocabulary (word) VALUES (?)", (word,))
                 if added.rowcount:
                     self._run("INSERT INTO vocabulary_trigram (rowid, word) VALUES (?, ?)", (added.lastrowid, word))
-                    self._typo_cache.clear()
+                    self._vocabulary_grew = True
 
     def _transaction(self, work: Callable[[], T]) -> T:
         with self._lock:
             self._run("BEGIN IMMEDIATE")
+            self._vocabulary_grew = False
             try:
                 result = work()
                 self._run("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            if self._vocabulary_grew:
+                self._typo_cache = {}
         return result
 
     def upsert(self, doc: SearchDoc) -> bool:
@@ -293,8 +363,9 @@ class SqliteFtsIndex(SearchIndex):
     # --- reads --------------------------------------------------------------------------
 
     def get(self, doc_type: str, doc_id: str) -> SearchDoc | None:
-        with self._lock:
-            row = self._run(
+        with self._reading() as conn:
+            row = _execute(
+                conn,
                 "SELECT type, id, title, version, body, fields, updated_at, access, created_at FROM docs "
                 "WHERE key = ? AND deleted = 0",
                 (f"{doc_type}:{doc_id}",),
@@ -306,59 +377,60 @@ class SqliteFtsIndex(SearchIndex):
         )
 
     def versions(self, doc_type: str, after_id: str | None, limit: int) -> list[tuple[str, int, bool]]:
-        with self._lock:
-            rows = self._run(
+        with self._reading() as conn:
+            rows = _execute(
+                conn,
                 "SELECT id, version, deleted FROM docs WHERE type = ? AND id > ? ORDER BY id LIMIT ?",
                 (doc_type, after_id if after_id is not None else "", limit),
             ).fetchall()
         return [(doc_id, version, bool(deleted)) for doc_id, version, deleted in rows]
 
     def count(self, doc_type: str | None = None) -> int:
-        with self._lock:
+        with self._reading() as conn:
             if doc_type is None:
-                return self._run("SELECT count(*) FROM docs WHERE deleted = 0").fetchone()[0]
-            return self._run("SELECT count(*) FROM docs WHERE type = ? AND deleted = 0", (doc_type,)).fetchone()[0]
+                return _execute(conn, "SELECT count(*) FROM docs WHERE deleted = 0").fetchone()[0]
+            return _execute(conn, "SELECT count(*) FROM docs WHERE type = ? AND deleted = 0", (doc_type,)).fetchone()[0]
 
-    def typo_alternatives(self, term: str) -> list[str]:
+    def _typo_alternatives(self, conn: sqlite3.Connection, typo_cache: dict[str, list[str]], term: str) -> list[str]:
         """Indexed words a typo-tolerant term matches (not the term itself), nearest first.
         Candidates share a trigram with the term or its first two letters (either order, for a
         swap there), the same first letter and a length within the allowance."""
         allowed = max_typos(term)
         if not allowed:
             return []
-        cached = self._typo_cache.get(term)
+        cached = typo_cache.get(term)
         if cached is not None:
             return cached
         trigrams = {term[i : i + 3] for i in range(len(term) - 2)}
         shortest, longest = len(term) - allowed, len(term) + allowed
-        with self._lock:
-            rows = self._run(
-                "SELECT word FROM vocabulary WHERE id IN (SELECT rowid FROM vocabulary_trigram "
-                "WHERE vocabulary_trigram MATCH ?) AND length(word) BETWEEN ? AND ? AND substr(word, 1, 1) = ? "
-                "UNION SELECT word FROM vocabulary WHERE (word >= ? AND word < ?) OR (word >= ? AND word < ?)",
-                (
-                    " OR ".join(_fts_phrase(t) for t in sorted(trigrams)),
-                    shortest,
-                    longest,
-                    term[0],
-                    term[:2],
-                    term[:2] + "\uffff",
-                    term[0] + term[2],
-                    term[0] + term[2] + "\uffff",
-                ),
-            ).fetchall()
+        rows = _execute(
+            conn,
+            "SELECT word FROM vocabulary WHERE id IN (SELECT rowid FROM vocabulary_trigram "
+            "WHERE vocabulary_trigram MATCH ?) AND length(word) BETWEEN ? AND ? AND substr(word, 1, 1) = ? "
+            "UNION SELECT word FROM vocabulary WHERE (word >= ? AND word < ?) OR (word >= ? AND word < ?)",
+            (
+                " OR ".join(_fts_phrase(t) for t in sorted(trigrams)),
+                shortest,
+                longest,
+                term[0],
+                term[:2],
+                term[:2] + "\uffff",
+                term[0] + term[2],
+                term[0] + term[2] + "\uffff",
+            ),
+        ).fetchall()
         close = sorted(
             (typo_distance(term, word, allowed), word)
             for (word,) in rows
             if word != term and shortest <= len(word) <= longest and is_typo_of(term, word)
         )
         alternatives = [word for _distance, word in close[:TYPO_ALTERNATIVES]]
-        if len(self._typo_cache) >= TYPO_CACHE_SIZE:
-            self._typo_cache.clear()
-        self._typo_cache[term] = alternatives
+        if len(typo_cache) >= TYPO_CACHE_SIZE:
+            typo_cache.clear()
+        typo_cache[term] = alternatives
         return alternatives
 
-    def _trigram_counts_of(self, trigrams: list[str]) -> dict[str, int]:
+    def _trigram_counts_of(self, conn: sqlite3.Connection, trigrams: list[str]) -> dict[str, int]:
         """How many docs hold each trigram, up to TRIGRAM_COUNT_CAP (a capped count costs ~1 ms)."""
         if (
             time.monotonic() - self._trigram_counts_since > TRIGRAM_COUNTS_KEPT_SECONDS
@@ -367,13 +439,14 @@ class SqliteFtsIndex(SearchIndex):
             self._trigram_counts, self._trigram_counts_since = {}, time.monotonic()
         for trigram in trigrams:
             if trigram not in self._trigram_counts:
-                self._trigram_counts[trigram] = self._run(
+                self._trigram_counts[trigram] = _execute(
+                    conn,
                     "SELECT count(*) FROM (SELECT rowid FROM fts_trigram WHERE fts_trigram MATCH ? LIMIT ?)",
                     (_fts_phrase(trigram), TRIGRAM_COUNT_CAP),
                 ).fetchone()[0]
         return {t: self._trigram_counts[t] for t in trigrams}
 
-    def _substring_match(self, variants: list[str]) -> tuple[str, list[str]]:
+    def _substring_match(self, conn: sqlite3.Connection, variants: list[str]) -> tuple[str, list[str]]:
         """A trigram-index expression finding the docs that hold any of the variants, and the
         variants to confirm with `instr` (none when the expression is exact by itself). Long
         plain-ASCII variants are looked up by their rarest trigrams only; the trigram index folds
@@ -382,14 +455,16 @@ class SqliteFtsIndex(SearchIndex):
         if not all(len(v) - 2 >= LONG_TERM_TRIGRAMS and v.isascii() for v in variants):
             return " OR ".join(_fts_phrase(v) for v in variants), []
         grams = {v: sorted({v[i : i + 3] for i in range(len(v) - 2)}) for v in variants}
-        counts = self._trigram_counts_of(sorted({g for each in grams.values() for g in each}))
+        counts = self._trigram_counts_of(conn, sorted({g for each in grams.values() for g in each}))
         groups = []
         for variant in variants:
             rarest = sorted(grams[variant], key=lambda g: (counts[g], g))[:RARE_TRIGRAMS]
             groups.append("(" + " AND ".join(_fts_phrase(g) for g in rarest) + ")")
         return " OR ".join(groups), list(variants)
 
-    def _text_match(self, terms: list[str]) -> tuple[str, list, dict[str, list[str]]]:
+    def _text_match(
+        self, conn: sqlite3.Connection, typo_cache: dict[str, list[str]], terms: list[str]
+    ) -> tuple[str, list, dict[str, list[str]]]:
         """The FROM source of candidate rowids for the terms (newest first) and its parameters,
         plus each term's typo alternatives. Terms of 3+ characters (and their alternatives) go to
         one trigram MATCH that streams; CJK and short prefix terms to the word index."""
@@ -400,8 +475,8 @@ class SqliteFtsIndex(SearchIndex):
                 bigrams = [g for g in grams if len(g) == 2] or grams
                 word_parts.append(" AND ".join(_fts_phrase(g) for g in bigrams))
             elif len(term) >= 3:
-                alternatives[term] = self.typo_alternatives(term)
-                expr, confirm = self._substring_match([term, *alternatives[term]])
+                alternatives[term] = self._typo_alternatives(conn, typo_cache, term)
+                expr, confirm = self._substring_match(conn, [term, *alternatives[term]])
                 trigram_parts.append(f"({expr})")
                 if confirm:
                     confirmations.append(confirm)
@@ -506,10 +581,11 @@ class SqliteFtsIndex(SearchIndex):
         now = query_now(query.now)
         cap = TOTAL_EXACT_UP_TO
         restrictions, restriction_params = self._restrictions(query)
-        with self._lock:
+        typo_cache = self._typo_cache  # taken before the snapshot (see __init__)
+        with self._reading() as conn:
             # Each match is read once: its key, score and facet values go into the temporary table.
             if terms:
-                source, source_params, alternatives = self._text_match(terms)
+                source, source_params, alternatives = self._text_match(conn, typo_cache, terms)
                 rowid, rows, order = "m.rid", f"{source} AS m CROSS JOIN docs AS d ON d.rowid = m.rid", ""
             else:
                 source_params, alternatives = [], {}
@@ -520,15 +596,16 @@ class SqliteFtsIndex(SearchIndex):
                 f"FROM {rows} WHERE {' AND '.join(restrictions)}{order} LIMIT ?"
             )
             collect_params = score_params + source_params + restriction_params + [cap + 1]
-            self._run("DELETE FROM temp.search_matches")
-            self._run(collect, collect_params)
-            matched = self._run("SELECT count(*) FROM temp.search_matches").fetchone()[0]
+            _execute(conn, "DELETE FROM temp.search_matches")
+            _execute(conn, collect, collect_params)
+            matched = _execute(conn, "SELECT count(*) FROM temp.search_matches").fetchone()[0]
             if matched > cap:  # counted one past the cap only to know it was passed
-                self._run("DELETE FROM temp.search_matches WHERE rid = (SELECT min(rid) FROM temp.search_matches)")
+                _execute(conn, "DELETE FROM temp.search_matches WHERE rid = (SELECT min(rid) FROM temp.search_matches)")
             facets = {}
             for name in query.facets:
                 column = _facet_column(name)
-                rows = self._run(
+                rows = _execute(
+                    conn,
                     f"SELECT coalesce({column}, ?), count(*) FROM temp.search_matches GROUP BY 1",
                     (MISSING_FACET_VALUE,),
                 ).fetchall()
@@ -538,7 +615,8 @@ class SqliteFtsIndex(SearchIndex):
                 last_score, last_key = decode_search_cursor(query.cursor)
                 page_clause = "WHERE score < ? OR (score = ? AND key > ?)"
                 page_params = [last_score, last_score, last_key]
-            rows = self._run(
+            rows = _execute(
+                conn,
                 "SELECT m.key, d.type, d.id, d.title, d.body, d.fields, m.score FROM (SELECT rid, key, score "
                 f"FROM temp.search_matches {page_clause} ORDER BY score DESC, key ASC LIMIT ?) AS m "
                 "CROSS JOIN docs AS d ON d.rowid = m.rid ORDER BY m.score DESC, m.key ASC",
@@ -557,9 +635,13 @@ class SqliteFtsIndex(SearchIndex):
         return SearchResult(hits, facets, total, next_cursor, relation)
 
     def ping(self) -> None:
-        with self._lock:
-            self._run("SELECT 1 FROM docs LIMIT 1")
+        with self._reading() as conn:
+            _execute(conn, "SELECT 1 FROM docs LIMIT 1")
 
     def close(self) -> None:
+        """Closes the writer and the idle readers; a read under way closes its own as it ends."""
+        self._closed = True
         with self._lock:
+            while self._idle_readers:
+                self._idle_readers.pop().close()
             self._conn.close()
