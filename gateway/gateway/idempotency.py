@@ -1,8 +1,12 @@
 """Idempotency-Key on POST: the same key with the same request gets the first response again.
 
 Keys are scoped to the credential that sent them and kept for IDEMPOTENCY_TTL_SECONDS (24 h).
-A response of 5xx is not kept, so a retry after an outage runs again. Endpoints that hand out
-secrets (tokens, API keys) never store their responses and ignore the header.
+A response of 5xx is not kept, so a retry after an outage reaches the service again. The scoped key
+(credential, key, method, path) also travels to the services in the RPC context as
+`idempotency_key` (see rpc.request_context_data), and a service runs a keyed call that wrote at
+most once, answering a retry with the first result (crm_common/runtime/idempotency.py): a retry
+after a reply lost AFTER the write gets the first result instead of writing again. Endpoints that
+hand out secrets (tokens, API keys) never store their responses and ignore the header.
 """
 
 import hashlib
@@ -101,6 +105,10 @@ def _begin():
     replay = current_app.extensions["idempotency"].begin(record_id, fingerprint)
     if replay is None:
         g.idempotency_record = record_id
+        # The services see the key too (rpc.request_context_data), scoped to this credential,
+        # method and path: they are the source of truth once this reservation is gone (a 5xx).
+        service_scope = f"{g.principal.rate_key}\n{key}\n{request.method}\n{request.path}".encode()
+        g.idempotency_rpc_key = hashlib.sha256(service_scope).hexdigest()
     return replay
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pika
+from flask import g, has_request_context
 from pika.exceptions import AMQPError
 
 from crm_common.caller import Caller
@@ -121,7 +122,9 @@ class RpcClient:
         service = method.routing_key.split(".", 1)[0]
         self._resolve(properties.correlation_id, failure=ServiceUnavailable(f"the {service} service is not running"))
 
-    def call(self, service: str, method: str, kwargs: dict, caller: Caller, timeout: float) -> Any:
+    def call(
+        self, service: str, method: str, kwargs: dict, caller: Caller, timeout: float, context: dict | None = None
+    ) -> Any:
         if not self._connected.wait(timeout=min(timeout, 2.0)):
             raise ServiceUnavailable("the message broker is unreachable")
         correlation_id = uuid.uuid4().hex
@@ -139,6 +142,7 @@ class RpcClient:
                 "nameko.request_id": caller.request_id or "",
                 "nameko.caller": caller.to_header(),
                 "nameko.call_id_stack": [f"gateway.{correlation_id}"],
+                **{f"nameko.{name}": value for name, value in (context or {}).items()},
             },
         )
         body = json.dumps({"args": [], "kwargs": kwargs}, separators=(",", ":"))
@@ -173,6 +177,16 @@ def _result(reply: dict) -> Any:
     raise RemoteFailure(f"{error.get('exc_type')}: {error.get('value')}")
 
 
+def request_context_data() -> dict:
+    """Context data of the HTTP request being served that every RPC it makes carries: the scoped
+    Idempotency-Key of a keyed POST (set by idempotency._begin), so the service deduplicates it."""
+    if has_request_context():
+        key = g.get("idempotency_rpc_key")
+        if key:
+            return {"idempotency_key": key}
+    return {}
+
+
 class RpcPool:
     """A fixed set of multiplexed clients, handed out round-robin to request threads."""
 
@@ -183,7 +197,7 @@ class RpcPool:
 
     def call(self, service: str, method: str, caller: Caller, timeout: float | None = None, **kwargs: Any) -> Any:
         client = self._clients[next(self._next) % len(self._clients)]
-        return client.call(service, method, kwargs, caller, timeout or self.timeout)
+        return client.call(service, method, kwargs, caller, timeout or self.timeout, request_context_data())
 
     @property
     def connected(self) -> bool:

@@ -7,6 +7,7 @@ import uuid
 
 import pika
 import pytest
+from flask import Flask, g
 
 from crm_common.caller import Caller
 from crm_common.errors import NotFound, ServiceUnavailable, ValidationFailed
@@ -111,6 +112,17 @@ def test_the_caller_context_and_request_id_travel_as_nameko_headers(pool, servic
         "teammate_ids": [],
     }
     assert fake.seen[0]["body"] == {"args": [], "kwargs": {"x": 1}}
+
+
+def test_the_scoped_idempotency_key_of_the_request_travels_as_a_nameko_header(pool, service):
+    fake = service(lambda body: {"result": "ok", "error": None})
+    app = Flask(__name__)
+    with app.test_request_context("/api/v1/deals", method="POST"):
+        g.idempotency_rpc_key = "scoped-key-hash"
+        pool.call(fake.name, "create_deal", CALLER, data={})
+    pool.call(fake.name, "list_deals", CALLER)
+    assert fake.seen[0]["headers"]["nameko.idempotency_key"] == "scoped-key-hash"
+    assert "nameko.idempotency_key" not in fake.seen[1]["headers"]
 
 
 def test_typed_errors_are_raised_as_themselves(pool, service):

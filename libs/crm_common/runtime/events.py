@@ -25,6 +25,7 @@ from ..listing import parse_limit
 from ..logs import set_request_id
 from ..metrics import DEAD_LETTERS, EVENTS_DEAD_LETTERED, EVENTS_FAILED, EVENTS_HANDLED
 from ..store import FAILED_EVENTS, PROCESSED_EVENTS, DocumentStore
+from .idempotency import prune_idempotent_calls
 from .store import SharedStore
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class FailedEventRetrier(SharedExtension):
                 if time.time() - last_prune > PRUNE_EVERY_SECONDS:
                     last_prune = time.time()
                     prune_processed(self.store.document_store(), last_prune)
+                    prune_idempotent_calls(self.store.document_store(), last_prune)
             except Exception:
                 log.warning("could not scan failed events; trying again", exc_info=True)
             eventlet.sleep(RETRY_POLL_SECONDS)

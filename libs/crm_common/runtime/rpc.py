@@ -6,6 +6,7 @@ from nameko.rpc import RpcProxy, ServiceProxy
 
 from ..config import float_setting
 from ..errors import ServiceUnavailable
+from .idempotency import CONTEXT_KEY as IDEMPOTENCY_KEY
 
 CALLER_KEY = "caller"  # the context-data key the gateway's caller travels under (see caller.Caller)
 
@@ -22,17 +23,22 @@ class ServiceRpc(RpcProxy):
     def get_dependency(self, worker_ctx) -> "_BoundedProxy":
         timeout = float_setting("RPC_CALL_TIMEOUT_SECONDS", 5.0)
         system = ServiceProxy(SystemContext(worker_ctx), self.target_service, self.rpc_reply_listener, **self.options)
+        outgoing = ServiceProxy(
+            OutgoingContext(worker_ctx), self.target_service, self.rpc_reply_listener, **self.options
+        )
         return _BoundedProxy(
-            super().get_dependency(worker_ctx),
+            outgoing,
             self.target_service,
             timeout,
             _BoundedProxy(system, self.target_service, timeout),
         )
 
 
-class SystemContext:
-    """A worker context whose outgoing calls carry no caller (the callee acts as `system`) but keep
-    the request id and call-id stack, so logs and traces still join up."""
+class OutgoingContext:
+    """The worker context as a call to another service sees it: without the client's idempotency
+    key, which deduplicates only the call the gateway made (see runtime/idempotency.py)."""
+
+    dropped: tuple[str, ...] = (IDEMPOTENCY_KEY,)
 
     def __init__(self, worker_ctx):
         self._worker_ctx = worker_ctx
@@ -40,11 +46,19 @@ class SystemContext:
     @property
     def context_data(self) -> dict:
         data = dict(self._worker_ctx.context_data)
-        data.pop(CALLER_KEY, None)
+        for key in self.dropped:
+            data.pop(key, None)
         return data
 
     def __getattr__(self, name: str):
         return getattr(self._worker_ctx, name)
+
+
+class SystemContext(OutgoingContext):
+    """A worker context whose outgoing calls carry no caller (the callee acts as `system`) but keep
+    the request id and call-id stack, so logs and traces still join up."""
+
+    dropped = (CALLER_KEY, IDEMPOTENCY_KEY)
 
 
 class _BoundedProxy:
