@@ -26,7 +26,9 @@ from . import (  # noqa: F401 (routes)
     ops,
     problems,
     sales_api,
+    search_api,
     service_desk_api,
+    web_ui,
 )
 from .identity.directory import Directory
 from .identity.sessions import Authenticator
@@ -128,6 +130,7 @@ def create_app(
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(identity_api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    app.register_blueprint(web_ui.blueprint)
     return app
 
 
