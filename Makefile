@@ -37,6 +37,7 @@ run: broker
 	@$(PY) -m crm_common.demo
 	@echo
 	@echo "The CRM platform is running (logs in var/log, data in var/data):"
+	@echo "  Web UI        http://127.0.0.1:8000/app/"
 	@echo "  API           http://127.0.0.1:8000/api/v1/   (docs: http://127.0.0.1:8000/api/v1/docs)"
 	@echo "  OpenAPI       http://127.0.0.1:8000/api/v1/openapi.json"
 	@echo "  Sign in       development mode (CRM_ENV=development) with its documented default admin:"
