@@ -43,7 +43,7 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _pages(api, path: str, params: dict | None = None, cap: int = 50) -> list[dict]:
+def _pages(api, path: str, params: dict | None = None, cap: int = 500) -> list[dict]:
     items, params = [], {**(params or {}), "limit": 200}
     for _ in range(cap):
         response = api.get(path, params=params)
@@ -105,9 +105,9 @@ class Reconciler:
         """Hits of the right type naming the token (two records for one operation: 2), or for an
         update, hits of the record that find it by its new token."""
         kind = self.SEARCH_TYPES[op.kind]
-        response = self.admin.get("/search", params={"q": op.token, "types": kind, "limit": 50})
-        assert response.status_code == 200, response.text[:200]
-        hits = response.json()["data"]
+        # Every page: the query matches by prefix, so a short token (`...t1`) also finds `...t10`,
+        # `...t1000` and so on, ranked by recency; in the long form the record itself sits pages down.
+        hits = _pages(self.admin, "/search", {"q": op.token, "types": kind})
         if op.kind == "update_contact":
             return sum(h["id"] == op.record_id for h in hits)
         return sum(op.token in (h.get("title") or "").split() for h in hits)

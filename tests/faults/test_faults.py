@@ -21,7 +21,7 @@ from crm_common.testing import eventually
 from tests.faults.conftest import LONG
 from tests.faults.operations import Load
 from tests.faults.quiesce import wait_quiescent
-from tests.faults.reconcile import Reconciler
+from tests.faults.reconcile import Reconciler, _pages
 from tests.faults.report import COUNTS
 
 CHAINS = 24 if LONG else 4
@@ -176,8 +176,9 @@ def test_poison_events_are_parked_others_flow_and_replay_after_a_fix(fault_stack
     tickets = {e["payload"]["id"] for e in events}
 
     def delivered():
-        inbox = [n for n in rep.get("/notifications", params={"limit": 200}).json()["data"]
-                 if (n.get("ref") or {}).get("id") in tickets]  # fmt: skip
+        # Every page: a replayed notice is dated by its event's occurred_at (before the rounds), so
+        # newest first it sits behind every notice of the load (more than one page in the long form).
+        inbox = [n for n in _pages(rep, "/notifications") if (n.get("ref") or {}).get("id") in tickets]
         return inbox if len(inbox) >= poison else None
 
     assert len(eventually(delivered, timeout=60)) == poison
