@@ -26,8 +26,8 @@ from tests.ui import helpers, seed  # noqa: E402
 # the streams of closed test pages free their threads at once instead of after 15 s.
 os.environ.setdefault("EVENT_STREAM_HEARTBEAT_SECONDS", "1")
 
-if not os.access(helpers.CHROMIUM, os.X_OK):  # `make test` installs it (make ui-tools)
-    pytest.skip(f"{helpers.CHROMIUM} is missing: run `make ui-tools`", allow_module_level=True)
+# `make test` installs it (make ui-tools): a missing browser is a broken set-up, never a skip.
+assert os.access(helpers.CHROMIUM, os.X_OK), f"{helpers.CHROMIUM} is missing: run `make ui-tools`"
 
 
 @pytest.fixture(scope="session")
