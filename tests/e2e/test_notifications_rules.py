@@ -11,30 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crm_common.testing import eventually
+from notifications.notice_rules import KINDS as NOTICE_KINDS
 
 PASSWORD = "notification-rules-password-1"
 TAG = f"nr{uuid.uuid4().hex[:8]}"
-KINDS = [
-    "customer_assigned",
-    "customers_handed_over",
-    "pool_reclaim_warning",
-    "pool_reclaimed",
-    "deal_created",
-    "deal_won",
-    "deal_rotting",
-    "churn_risk",
-    "task_assigned",
-    "task_reminder",
-    "task_overdue",
-    "ticket_created",
-    "ticket_assigned",
-    "ticket_customer_reply",
-    "sla_warning",
-    "sla_escalated",
-    "mention",
-    "webhook_disabled",
-    "erasure_completed",
-]
+KINDS = list(NOTICE_KINDS)  # the catalog, in its order
 # Queued deliveries go out within a second in the suite (DELIVERY_TIMER_SECONDS): a few seconds with
 # nothing in the mailbox means nothing was due.
 NOTHING_SENT_SECONDS = 4
